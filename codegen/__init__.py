@@ -1,0 +1,1 @@
+"""Code generator: spec/coupontools.yaml → coupontools_async/_generated/ (see README)."""

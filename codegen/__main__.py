@@ -1,0 +1,47 @@
+"""``python -m codegen [--check] [--spec PATH] [--out DIR]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .generate import OUT, SPEC, SpecError, check, generate_to
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Regenerate the generated layer, or with --check say whether it is in sync."""
+    parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__)
+    parser.add_argument(
+        "--check", action="store_true", help="fail if the output differs from a fresh run"
+    )
+    parser.add_argument(
+        "--spec", type=Path, default=SPEC, help="the OpenAPI spec (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=OUT, help="the generated package (default: %(default)s)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        if args.check:
+            diffs = check(args.out, args.spec)
+            if diffs:
+                print(
+                    f"{args.out} is out of date with {args.spec}; run `python -m codegen`:",
+                    file=sys.stderr,
+                )
+                for line in diffs:
+                    print(f"  {line}", file=sys.stderr)
+                return 1
+            print(f"{args.out} is up to date with {args.spec}")
+            return 0
+        generate_to(args.out, args.spec)
+    except SpecError as exc:
+        print(f"codegen: {exc}", file=sys.stderr)
+        return 2
+    print(f"generated {args.out} from {args.spec}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

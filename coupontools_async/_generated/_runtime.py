@@ -1,0 +1,110 @@
+"""What every generated operation is described by, and what it is called through.
+
+Copied verbatim into ``coupontools_async/_generated/_runtime.py`` by ``python -m codegen``.
+The hand-written client implements :class:`Requester`; the generated functions only
+build arguments and hand them over with their :class:`Operation`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+import attrs
+
+T = TypeVar("T")
+
+ApiVersion = Literal["v3", "v4"]
+ParamLocation = Literal["path", "query", "body"]
+ResponseKind = Literal["json", "binary", "empty"]
+
+
+@attrs.frozen
+class Param:
+    """One documented parameter of an operation, with the constraints the docs state."""
+
+    name: str
+    """The Python argument name."""
+    wire: str
+    """The name on the wire (JSON key or path placeholder)."""
+    location: ParamLocation
+    required: bool
+    type: str
+    """JSON Schema type: string, integer, number, boolean, array or object."""
+    description: str = ""
+    enum: tuple[str, ...] | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    min_items: int | None = None
+    format: str | None = None
+    """``e164``, ``email``, ``date``, ``ct-date-or-minute``, ``ct-datetime`` or None."""
+    items_type: str | None = None
+    """For arrays: the JSON Schema type of the items."""
+
+
+@attrs.frozen
+class Pagination:
+    """How a paged list operation pages (the spec's ``x-pagination``)."""
+
+    style: str
+    page_param: str
+    """Dotted path of the page number in the request body."""
+    page_size: int
+    """Documented (or assumed) number of items in a full page."""
+    items: str
+    """Dotted path of the item list in the response ("" when it is the response)."""
+    first_page: int = 1
+    page_size_param: str | None = None
+    """Dotted path of the page size in the request body, when the caller may set it."""
+
+
+@attrs.frozen
+class Operation(Generic[T]):
+    """Everything the spec says about one endpoint, for the client to act on."""
+
+    id: str
+    group: str
+    method: str
+    path: str
+    api_version: ApiVersion
+    idempotent: bool
+    summary: str
+    response_kind: ResponseKind
+    response_type: Any
+    """The type the response decodes into (an attrs class, ``list[...]``, ``bytes``, None)."""
+    params: tuple[Param, ...] = ()
+    error_codes: tuple[tuple[int, str], ...] = ()
+    pagination: Pagination | None = None
+    require_any_of: tuple[tuple[str, ...], ...] = ()
+    require_one_of: tuple[tuple[str, ...], ...] = ()
+    mutually_exclusive: tuple[tuple[str, ...], ...] = ()
+    body_param: str | None = None
+    """Set when the whole JSON body is one list argument (bulk create)."""
+    assumptions: tuple[str, ...] = ()
+
+    def param(self, name: str) -> Param:
+        """The parameter with this Python name."""
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+class Requester(Protocol):
+    """What a generated operation function needs from a client."""
+
+    async def request(
+        self,
+        operation: Operation[T],
+        *,
+        path: Mapping[str, Any] | None = None,
+        body: Any = None,
+    ) -> T:
+        """Validate, send and decode one call of ``operation``.
+
+        ``None`` values in a body mapping mean "not given" and are not sent.
+        """
+        ...

@@ -1,0 +1,129 @@
+"""codegen turns the spec into the committed generated layer, and notices drift."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from codegen.__main__ import main
+from codegen.generate import OUT, SpecError, check, load_spec, render
+from coupontools_async._generated import OPERATIONS, models
+from coupontools_async._generated.api import sessions, wallet_users
+from tests._spec import ROOT, SPEC_PATH, operations
+
+
+@pytest.fixture(scope="module")
+def spec_data() -> dict[str, object]:
+    return load_spec(SPEC_PATH)
+
+
+def _write(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_committed_generated_code_matches_a_fresh_run() -> None:
+    assert check(OUT, SPEC_PATH) == []
+
+
+def test_check_command_exits_zero_when_in_sync() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "codegen", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_changing_one_field_without_regenerating_fails_the_check(
+    tmp_path: Path, spec_data: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    schemas = spec_data["components"]["schemas"]  # type: ignore[index]
+    schemas["WalletUser"]["properties"]["first_name"]["description"] = "Changed."
+    changed = _write(tmp_path, spec_data)
+    assert main(["--check", "--spec", str(changed)]) == 1
+    err = capsys.readouterr().err
+    assert "differs: models.py" in err
+
+
+def test_a_new_operation_without_regenerating_fails_the_check(
+    tmp_path: Path, spec_data: dict[str, object]
+) -> None:
+    paths: dict[str, Any] = spec_data["paths"]  # type: ignore[assignment]
+    copy = dict(paths["/v3/coupon/info"]["post"])
+    copy["operationId"] = "coupons_get_again"
+    paths["/v3/coupon/info2"] = {"post": copy}
+    diffs = check(OUT, _write(tmp_path, spec_data))
+    assert "differs: api/coupons.py" in diffs
+
+
+def test_regenerating_into_a_fresh_directory_writes_every_module(tmp_path: Path) -> None:
+    out = tmp_path / "_generated"
+    assert main(["--out", str(out)]) == 0
+    names = {p.relative_to(out).as_posix() for p in out.rglob("*.py")}
+    assert {"__init__.py", "models.py", "_runtime.py", "events.py", "api/wallet_users.py"} <= names
+    assert check(out, SPEC_PATH) == []
+
+
+def test_spec_rule_violations_are_reported_not_generated(
+    tmp_path: Path, spec_data: dict[str, object]
+) -> None:
+    op = spec_data["paths"]["/v3/coupon/info"]["post"]  # type: ignore[index]
+    del op["x-idempotent"]
+    with pytest.raises(SpecError, match="x-idempotent"):
+        render(spec_data, tmp_path / "out")
+    assert main(["--spec", str(_write(tmp_path, spec_data)), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_every_spec_operation_has_a_generated_function_and_metadata() -> None:
+    spec_ops = {op["operationId"]: (path, method, op) for path, method, op in operations()}
+    assert set(OPERATIONS) == set(spec_ops)
+    for op_id, (path, method, op) in spec_ops.items():
+        meta = OPERATIONS[op_id]
+        assert (meta.method, meta.path) == (method, path)
+        assert meta.idempotent is op["x-idempotent"]
+        assert meta.api_version == op["x-api-version"]
+        codes = tuple((e["code"], e["message"]) for e in op.get("x-error-codes") or [])
+        assert meta.error_codes == codes
+
+
+def test_v4_path_ids_are_positional_and_v3_parameters_keyword_only() -> None:
+    sig = inspect.signature(wallet_users.wallet_users_add_stamps)
+    kinds = {name: p.kind for name, p in sig.parameters.items()}
+    assert kinds["card_id"] is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    assert kinds["user_id"] is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    assert kinds["amount"] is inspect.Parameter.KEYWORD_ONLY
+    sig = inspect.signature(sessions.sessions_update)
+    assert sig.parameters["couponsession"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert sig.parameters["operation"].default is None
+
+
+def test_generated_functions_have_docstrings_from_the_spec() -> None:
+    doc = inspect.getdoc(sessions.sessions_update) or ""
+    assert doc.startswith("Update session")
+    assert "couponsession:" in doc
+    assert "358: This session was already validated" in doc
+
+
+def test_models_keep_wire_names_in_metadata() -> None:
+    import attrs
+
+    fields = {f.name: f for f in attrs.fields(models.LoyaltyUser)}
+    assert fields["id"].metadata["wire"] == "ID"
+
+
+def test_pagination_metadata_comes_from_the_spec() -> None:
+    pag = OPERATIONS["wallet_users_list"].pagination
+    assert pag is not None
+    assert pag.page_param == "pagination.page"
+    assert pag.items == ""
+    assert OPERATIONS["sessions_list_all"].pagination is not None
