@@ -1145,6 +1145,20 @@ class WalletUser:
     id: int
     """User (stat) id, used as `user_id` in the v4 paths and in `recipient_stat_ids`.
     """
+    name: str | None = None
+    """Name of the pass, in the pass-like record of the docs' list example."""
+    status: str | None = None
+    """Status of the pass (the docs show `Active`)."""
+    type: str | None = None
+    """Type of the pass (the docs show `Loyalty Card`)."""
+    balance: int | None = None
+    """Balance of the pass, in the docs' list example."""
+    last_update: datetime_aliased | None = None
+    """Last change of the pass."""
+    updated_at: datetime_aliased | None = None
+    """Last change of the record."""
+    is_voided: bool | None = None
+    """Whether the user's card is voided."""
     code: str | None = None
     """Code of the user's card (part of the download URL)."""
     first_name: str | None = None
