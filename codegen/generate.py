@@ -234,6 +234,7 @@ class _Builder:
             ("min_items", schema.get("minItems")),
             ("format", schema.get("format")),
             ("items_type", items.get("type", "object") if kind == "array" else None),
+            ("ref", ref_name(raw) or (ref_name(raw.get("items", {})) if kind == "array" else None)),
         ]
         defaults = {"description": "", "enum": None}
         args = ", ".join(
@@ -252,6 +253,15 @@ class _Builder:
             "description": dict(fields)["description"],
             "code": f"Param({args})",
         }
+
+    def model_params(self, name: str) -> list[str]:
+        """``Param(...)`` sources for every property of a request model, by wire name."""
+        schema = self.spec["components"]["schemas"][name]
+        required = set(schema.get("required", []))
+        props = schema.get("properties", {})
+        return [
+            self.param(wire, prop, "body", wire in required)["code"] for wire, prop in props.items()
+        ]
 
     def operation(self, path: str, method: str, op: Mapping[str, Any]) -> dict[str, Any]:
         op_id = op.get("operationId")
@@ -355,6 +365,27 @@ class _Builder:
             "returns": returns,
             "doc": _docstring(op, positional + keyword, codes),
         }
+
+
+def request_models(spec: Mapping[str, Any]) -> list[str]:
+    """Names of the schemas sent in request bodies (and the schemas they contain)."""
+    found: list[str] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            name = ref_name(node)
+            if name and name not in found:
+                found.append(name)
+                visit(spec["components"]["schemas"][name])
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    for _, _, op in iter_operations(spec):
+        visit(op.get("requestBody", {}))
+    return sorted(found)
 
 
 def _literal(value: Any) -> str:
@@ -466,11 +497,19 @@ def render(spec: Mapping[str, Any], out: Path) -> None:
         )
         (api / f"{name}.py").write_text(source, encoding="utf-8")
     exact, prefixes = webhook_tables(spec, classes)
-    context = {"groups": used, "exact": exact, "prefixes": prefixes, "header": HEADER}
+    rules = [(name, builder.model_params(name)) for name in request_models(spec)]
+    context = {
+        "groups": used,
+        "exact": exact,
+        "prefixes": prefixes,
+        "rules": rules,
+        "header": HEADER,
+    }
     for template, target in (
         ("api_init.py.jinja2", api / "__init__.py"),
         ("init.py.jinja2", out / "__init__.py"),
         ("events.py.jinja2", out / "events.py"),
+        ("rules.py.jinja2", out / "rules.py"),
     ):
         target.write_text(env.get_template(template).render(**context), encoding="utf-8")
     _format(out)

@@ -6,7 +6,7 @@ Hand-written code imports from here; nothing here imports hand-written code.
 
 from typing import Any
 
-from . import api, events, models
+from . import api, events, models, rules
 from ._runtime import Operation, Pagination, Param, Requester
 
 OPERATIONS: dict[str, Operation[Any]] = {
@@ -74,4 +74,14 @@ OPERATIONS: dict[str, Operation[Any]] = {
 }
 """Every operation of the spec by operationId."""
 
-__all__ = ["OPERATIONS", "Operation", "Pagination", "Param", "Requester", "api", "events", "models"]
+__all__ = [
+    "OPERATIONS",
+    "Operation",
+    "Pagination",
+    "Param",
+    "Requester",
+    "api",
+    "events",
+    "models",
+    "rules",
+]

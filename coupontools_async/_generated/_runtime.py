@@ -43,6 +43,9 @@ class Param:
     """``e164``, ``email``, ``date``, ``ct-date-or-minute``, ``ct-datetime`` or None."""
     items_type: str | None = None
     """For arrays: the JSON Schema type of the items."""
+    ref: str | None = None
+    """The model (schema name) of an object, or of an array's items; its rules are in
+    ``rules.MODEL_PARAMS``."""
 
 
 @attrs.frozen

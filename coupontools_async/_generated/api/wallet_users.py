@@ -60,6 +60,7 @@ WALLET_USERS_LIST: Operation[list[models.WalletUser]] = Operation(
             required=False,
             type="object",
             description="Contains settings to paginate the users.",
+            ref="WalletUserPagination",
         ),
         Param(
             name="filter",
@@ -68,6 +69,7 @@ WALLET_USERS_LIST: Operation[list[models.WalletUser]] = Operation(
             required=False,
             type="object",
             description="Filter on the users, as shown in the docs' example.",
+            ref="WalletUserFilter",
         ),
         Param(
             name="include_voided",
@@ -368,6 +370,7 @@ WALLET_USERS_CREATE_MANY: Operation[list[models.WalletUser]] = Operation(
             required=True,
             type="array",
             items_type="object",
+            ref="WalletUserInput",
         ),
     ),
     body_param="users",
