@@ -195,7 +195,8 @@ class _Builder:
             return "json", self.model(name), self.model(name)
         if schema.get("type") == "array" and ref_name(schema.get("items", {})):
             inner = self.model(str(ref_name(schema["items"])))
-            return "json", f"list[{inner}]", f"list[{inner}]"
+            # builtins.list: a resource method named `list` shadows the builtin in its class.
+            return "json", f"builtins.list[{inner}]", f"builtins.list[{inner}]"
         raise SpecError(f"{op_id}: response must be a $ref or an array of $ref")
 
     def param(
@@ -248,6 +249,7 @@ class _Builder:
         return {
             "name": py_name(wire),
             "wire": wire,
+            "location": location,
             "required": required,
             "annotation": annotation,
             "description": dict(fields)["description"],
@@ -356,6 +358,7 @@ class _Builder:
 
         return {
             "id": op_id,
+            "method_name": op_id[len(group) + 1 :],
             "const": op_id.upper(),
             "group": group,
             "meta": meta,
@@ -492,8 +495,15 @@ def render(spec: Mapping[str, Any], out: Path) -> None:
     used = {name: ops for name, ops in groups.items() if ops}
     for name, ops in used.items():
         title = name.replace("_", " ").capitalize()
+        cls = "".join(part.capitalize() for part in name.split("_")) + "Resource"
         source = env.get_template("group.py.jinja2").render(
-            group={"name": name, "title": title, "description": tags[name], "operations": ops}
+            group={
+                "name": name,
+                "title": title,
+                "cls": cls,
+                "description": tags[name],
+                "operations": ops,
+            }
         )
         (api / f"{name}.py").write_text(source, encoding="utf-8")
     exact, prefixes = webhook_tables(spec, classes)

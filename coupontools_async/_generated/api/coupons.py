@@ -9,6 +9,7 @@ from .. import models
 from .._runtime import Operation, Param, Requester
 
 __all__ = [
+    "CouponsResource",
     "coupons_get",
     "COUPONS_GET",
     "coupons_list",
@@ -322,3 +323,126 @@ async def coupons_push_one(
             "message": message,
         },
     )
+
+
+class CouponsResource:
+    """Coupons: v3 coupons and their push notifications."""
+
+    def __init__(self, client: Requester) -> None:
+        self._client = client
+
+    async def get(
+        self,
+        *,
+        campaign: str,
+        show_usage_stats: bool | None = None,
+    ) -> models.CouponInfoResponse:
+        """Get coupon.
+
+        Retrieve coupon information by ID.
+
+        Args:
+            campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
+            show_usage_stats: Defaults to false, will add the total number of custom
+                validation codes and number of claimed custom codes.
+
+        Documented errors:
+            200: Missing parameter: campaign
+            301: Invalid character in parameter: campaign
+            502: Campaign ID not found
+        """
+        return await coupons_get(
+            self._client,
+            campaign=campaign,
+            show_usage_stats=show_usage_stats,
+        )
+
+    async def list(
+        self,
+        *,
+        only_active: bool | None = None,
+        folder: str | None = None,
+        tags: str | None = None,
+        category: str | None = None,
+    ) -> models.CouponListResponse:
+        """List coupons.
+
+        Retrieve a list of all coupons.
+
+        Args:
+            only_active: When set to true, only campaigns marked as 'active' will be
+                returned.
+            folder: Folder ID. If defined, the response will only contain coupons in the
+                specified folder.
+            tags: String of coupon tags. If defined, the response will only contain coupons
+                containing that tag. Comma separated for each new tag.
+            category: Category ID (cat_XXX). If defined, the response will only contain
+                coupons of that category.
+
+        Documented errors:
+            515: Folder not found
+        """
+        return await coupons_list(
+            self._client,
+            only_active=only_active,
+            folder=folder,
+            tags=tags,
+            category=category,
+        )
+
+    async def push_all(
+        self,
+        *,
+        campaign: str,
+        message: str,
+    ) -> models.CouponPushResponse:
+        """Send push notification.
+
+        Send push notification to all users of a coupon. This requires the coupon to be added in
+        the mobile wallet.
+
+        Args:
+            campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
+            message: Push notification message.
+
+        Documented errors:
+            200: Missing parameter: campaign
+            200: Missing parameter: message
+            301: Invalid character in parameter: campaign
+            505: Campaign ID not found
+            507: Error sending push notification
+            507: 0 users have saved the campaign
+        """
+        return await coupons_push_all(
+            self._client,
+            campaign=campaign,
+            message=message,
+        )
+
+    async def push_one(
+        self,
+        *,
+        campaign: str,
+        couponsession: str,
+        message: str,
+    ) -> models.CouponPushResponse:
+        """Send push notification to one coupon session.
+
+        Send a push notification to the user of one coupon session. This requires the coupon to
+        be added in the mobile wallet.
+
+        Args:
+            campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
+            couponsession: Unique session code (example ac6s7u3g8a25ja7x9qg87) of the
+                session whose user receives the notification.
+            message: Push notification message.
+
+        Documented errors:
+            505: Couponsession not found
+        """
+        return await coupons_push_one(
+            self._client,
+            campaign=campaign,
+            couponsession=couponsession,
+            message=message,
+        )

@@ -11,6 +11,7 @@ from .. import models
 from .._runtime import Operation, Pagination, Param, Requester
 
 __all__ = [
+    "DirectoriesResource",
     "directories_list",
     "DIRECTORIES_LIST",
     "directories_get",
@@ -371,3 +372,136 @@ async def directories_main_categories(
     return await client.request(
         DIRECTORIES_MAIN_CATEGORIES,
     )
+
+
+class DirectoriesResource:
+    """Directories: v3 directories, their users and categories."""
+
+    def __init__(self, client: Requester) -> None:
+        self._client = client
+
+    async def list(
+        self,
+    ) -> models.DirectoryListResponse:
+        """List directories.
+
+        Retrieve a list of all directories.
+        """
+        return await directories_list(
+            self._client,
+        )
+
+    async def get(
+        self,
+        *,
+        directory: str,
+    ) -> models.DirectoryInfoResponse:
+        """Get directory.
+
+        Retrieve directory information by ID.
+
+        Args:
+            directory: Directory ID (dir_XXXXXX). Can be found in the list of all
+                directories.
+
+        Documented errors:
+            301: Invalid character in parameter: directory
+            507: Directory ID not found
+        """
+        return await directories_get(
+            self._client,
+            directory=directory,
+        )
+
+    async def campaigns(
+        self,
+        *,
+        directory: str,
+    ) -> models.DirectoryCampaignListResponse:
+        """List directory campaigns.
+
+        Retrieve all campaigns from a directory.
+
+        Args:
+            directory: Directory ID (dir_XXXXXX). Can be found in the list of all
+                directories.
+        """
+        return await directories_campaigns(
+            self._client,
+            directory=directory,
+        )
+
+    async def users(
+        self,
+        *,
+        directory: str,
+        page: int | None = None,
+    ) -> models.DirectoryUserListResponse:
+        """List users.
+
+        Retrieve a list of all registered users for a directory. The API response returns the
+        registrations in a reverse-chronologically ordered array limited to max. 100
+        registrations. Use the "page" parameter in order to retrieve "older" registrations.
+
+        Args:
+            directory: Directory ID (dir_XXXXXX). Can be found in the list of all
+                directories.
+            page: Page number. Page is limited to 100 registrations.
+
+        Documented errors:
+            301: Invalid character in parameter: directory
+            507: Directory ID not found
+        """
+        return await directories_users(
+            self._client,
+            directory=directory,
+            page=page,
+        )
+
+    async def update_user(
+        self,
+        *,
+        directory: str,
+        user: str,
+        payment_status: Literal["paid", "unpaid"],
+    ) -> models.DirectoryUserUpdateResponse:
+        """Update user payment status.
+
+        Update the payment status of a directory user. Allows you to integrate custom payment in
+        your directory.
+
+        Args:
+            directory: ID of the directory (ex. dir_12345). Passed to custom payment URL as
+                GET parameter.
+            user: ID of the registered user (ex. reg_12345). Passed to custom payment URL as
+                GET parameter.
+            payment_status: New payment status of the user.
+        """
+        return await directories_update_user(
+            self._client,
+            directory=directory,
+            user=user,
+            payment_status=payment_status,
+        )
+
+    async def categories(
+        self,
+    ) -> models.CategoryListResponse:
+        """List categories.
+
+        Retrieve a list of categories.
+        """
+        return await directories_categories(
+            self._client,
+        )
+
+    async def main_categories(
+        self,
+    ) -> models.CategoryMainListResponse:
+        """List 3rd level categories.
+
+        Retrieve a list of 3rd level categories.
+        """
+        return await directories_main_categories(
+            self._client,
+        )

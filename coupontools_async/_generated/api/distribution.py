@@ -9,6 +9,7 @@ from .. import models
 from .._runtime import Operation, Param, Requester
 
 __all__ = [
+    "DistributionResource",
     "distribution_send_email",
     "DISTRIBUTION_SEND_EMAIL",
     "distribution_send_sms",
@@ -306,3 +307,114 @@ async def distribution_send_sms(
             "body": body,
         },
     )
+
+
+class DistributionResource:
+    """Distribution: v3 sending coupons and web loyalty cards by email and SMS."""
+
+    def __init__(self, client: Requester) -> None:
+        self._client = client
+
+    async def send_email(
+        self,
+        *,
+        email: str,
+        campaign: str | None = None,
+        loyaltycard: str | None = None,
+        couponsession: str | None = None,
+        subject: str | None = None,
+        firstname: str | None = None,
+        lastname: str | None = None,
+        check_unique: bool | None = None,
+    ) -> models.SendResponse:
+        """Send coupon or loyalty card by email.
+
+        Send a coupon (campaign) or a web loyalty card (loyaltycard) by email. You need to have
+        an email marketing platform connected to be able to send out marketing emails (check out
+        integrations -> email marketing). couponsession, firstname, lastname and check_unique
+        apply only to coupons; email and subject apply to both.
+
+        Args:
+            email: Email address receiving the coupon or loyalty card.
+            campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
+                Coupons only.
+            loyaltycard: Loyalty card ID (loy_XXXXXX). Can be found in the list of all
+                loyalty cards. Loyalty cards only.
+            couponsession: Unique session code (example ac6s7u3g8a25ja7x9qg87). If not
+                defined, we'll generate a new coupon session. Coupons only.
+            subject: Subject of email.
+            firstname: Personalize email with a first name. The email body must contain
+                [FIRSTNAME]. Coupons only.
+            lastname: Personalize email with a last name. The email body must contain
+                [LASTNAME]. Coupons only.
+            check_unique: Check if email address already received coupon. When not unique,
+                email is not send. Coupons only.
+
+        Documented errors:
+            104: No Email integration has been setup in your Coupontools account. Go to 'integrations' and 'Email marketing' to setup an Email provider
+            200: Missing parameter: campaign
+            301: Invalid character in parameter: campaign
+            305: Email address is not valid
+            502: Campaign ID not found
+            604: Email not sent to 'john@doe.com'. Reason: X
+        """
+        return await distribution_send_email(
+            self._client,
+            email=email,
+            campaign=campaign,
+            loyaltycard=loyaltycard,
+            couponsession=couponsession,
+            subject=subject,
+            firstname=firstname,
+            lastname=lastname,
+            check_unique=check_unique,
+        )
+
+    async def send_sms(
+        self,
+        *,
+        phone: str,
+        campaign: str | None = None,
+        loyaltycard: str | None = None,
+        couponsession: str | None = None,
+        body: str | None = None,
+    ) -> models.SendResponse:
+        """Send coupon or loyalty card by text message.
+
+        Send a coupon (campaign) or a web loyalty card (loyaltycard) by text message. You need
+        to have an SMS marketing platform connected to be able to send out SMS messages (check
+        out integrations -> SMS marketing). The phone number is in international E.164 notation
+        (a leading '0' is removed; spaces, dashes and parentheses are removed; besides the
+        leading '+' all characters are numeric, example +447911123456). couponsession applies
+        only to coupons; phone and body apply to both.
+
+        Args:
+            phone: Phone number receiving the coupon or loyalty card. International E.164
+                notation.
+            campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
+                Coupons only.
+            loyaltycard: Loyalty card ID (loy_XXXXXX). Can be found in the list of all
+                loyalty cards. Loyalty cards only.
+            couponsession: Unique session code (example ac6s7u3g8a25ja7x9qg87). If not
+                defined, we'll generate a new coupon session. Coupons only.
+            body: SMS body text. The unique coupon URL (or the loyalty URL) will be added to
+                each message.
+
+        Documented errors:
+            103: No SMS integration has been setup in your Coupontools account. Go to 'integrations' and 'SMS marketing' to setup an SMS provider
+            200: Missing parameter: campaign
+            301: Invalid character in parameter: campaign
+            301: Phone number not valid
+            502: Campaign ID not found
+            513: Statcode not found
+            602: SMS not sent to 'X'. Reason: Y
+            605: SMS not sent to 'X'. Reason: This number is on the blacklist or opt-out list.
+        """
+        return await distribution_send_sms(
+            self._client,
+            phone=phone,
+            campaign=campaign,
+            loyaltycard=loyaltycard,
+            couponsession=couponsession,
+            body=body,
+        )

@@ -11,6 +11,7 @@ from .. import models
 from .._runtime import Operation, Param, Requester
 
 __all__ = [
+    "EmailResource",
     "email_list_groups",
     "EMAIL_LIST_GROUPS",
     "email_list_contacts",
@@ -382,3 +383,136 @@ async def email_add_contact(
             "custom10": custom10,
         },
     )
+
+
+class EmailResource:
+    """Email: v3 email tool groups and contacts."""
+
+    def __init__(self, client: Requester) -> None:
+        self._client = client
+
+    async def list_groups(
+        self,
+    ) -> models.EmailGroupListResponse:
+        """List groups.
+
+        Retrieve a list of all email groups.
+
+        Documented errors:
+            103: Your account is not connected with the Coupontools Email services
+        """
+        return await email_list_groups(
+            self._client,
+        )
+
+    async def list_contacts(
+        self,
+        *,
+        emailgroup: str,
+    ) -> models.EmailContactListResponse:
+        """List contacts.
+
+        Retrieve a list of all contacts from an email group.
+
+        Args:
+            emailgroup: Email group ID (gro_XXXXXX). Can be found in the 'List groups' API
+                response.
+
+        Documented errors:
+            103: Your account is not connected with the Coupontools Email services
+            200: Missing parameter: emailgroup
+            301: Invalid character in parameter: emailgroup
+            514: Group ID not found
+        """
+        return await email_list_contacts(
+            self._client,
+            emailgroup=emailgroup,
+        )
+
+    async def create_group(
+        self,
+        *,
+        group_name: str,
+    ) -> models.EmailGroupCreateResponse:
+        """Create group.
+
+        Create an email group.
+
+        Args:
+            group_name: Name of the group.
+
+        Documented errors:
+            103: Your account is not connected with the Coupontools Email services
+        """
+        return await email_create_group(
+            self._client,
+            group_name=group_name,
+        )
+
+    async def add_contact(
+        self,
+        *,
+        emailgroup: str,
+        email: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        birthday: date | str | None = None,
+        custom1: str | None = None,
+        custom2: str | None = None,
+        custom3: str | None = None,
+        custom4: str | None = None,
+        custom5: str | None = None,
+        custom6: str | None = None,
+        custom7: str | None = None,
+        custom8: str | None = None,
+        custom9: str | None = None,
+        custom10: str | None = None,
+    ) -> models.EmailContactAddResponse:
+        """Add contact.
+
+        Add a contact to an email group.
+
+        Args:
+            emailgroup: Email group ID (gro_XXXXXX). Can be found in the 'List groups' API
+                response.
+            email: Valid email address.
+            first_name: First name.
+            last_name: Last name.
+            birthday: Birthday (format yyyy-MM-dd).
+            custom1: Add data to custom field 1.
+            custom2: Add data to custom field 2.
+            custom3: Add data to custom field 3.
+            custom4: Add data to custom field 4.
+            custom5: Add data to custom field 5.
+            custom6: Add data to custom field 6.
+            custom7: Add data to custom field 7.
+            custom8: Add data to custom field 8.
+            custom9: Add data to custom field 9.
+            custom10: Add data to custom field 10.
+
+        Documented errors:
+            103: Your account is not connected with the Coupontools Email services
+            200: Missing parameter: email
+            200: Missing parameter: emailgroup
+            301: Invalid character in parameter: emailgroup
+            303: incorrect format in birthday field, must be yyyy-MM-dd
+            514: Group ID not found
+        """
+        return await email_add_contact(
+            self._client,
+            emailgroup=emailgroup,
+            email=email,
+            first_name=first_name,
+            last_name=last_name,
+            birthday=birthday,
+            custom1=custom1,
+            custom2=custom2,
+            custom3=custom3,
+            custom4=custom4,
+            custom5=custom5,
+            custom6=custom6,
+            custom7=custom7,
+            custom8=custom8,
+            custom9=custom9,
+            custom10=custom10,
+        )

@@ -9,6 +9,7 @@ from .. import models
 from .._runtime import Operation, Param, Requester
 
 __all__ = [
+    "LoyaltyCardsResource",
     "loyalty_cards_list",
     "LOYALTY_CARDS_LIST",
     "loyalty_cards_get",
@@ -183,3 +184,72 @@ async def loyalty_cards_push_all(
             "message": message,
         },
     )
+
+
+class LoyaltyCardsResource:
+    """Loyalty cards: v3 web loyalty cards (legacy)."""
+
+    def __init__(self, client: Requester) -> None:
+        self._client = client
+
+    async def list(
+        self,
+        *,
+        only_active: bool | None = None,
+    ) -> models.LoyaltyCardListResponse:
+        """List loyalty cards.
+
+        Retrieve a list of all loyalty cards.
+
+        Args:
+            only_active: When set to true, only campaigns marked as 'active' will be
+                returned.
+        """
+        return await loyalty_cards_list(
+            self._client,
+            only_active=only_active,
+        )
+
+    async def get(
+        self,
+        *,
+        loyaltycard: str,
+    ) -> models.LoyaltyCardInfoResponse:
+        """Get loyalty card.
+
+        Retrieve loyalty card information by ID.
+
+        Args:
+            loyaltycard: Loyalty card ID (loy_XXXXXX). Can be found in the list of all
+                loyalty cards.
+
+        Documented errors:
+            200: Missing parameter: loyaltycard
+            507: Loyalty card not found
+        """
+        return await loyalty_cards_get(
+            self._client,
+            loyaltycard=loyaltycard,
+        )
+
+    async def push_all(
+        self,
+        *,
+        loyaltycard: str,
+        message: str,
+    ) -> models.LoyaltyPushResponse:
+        """Send push notification.
+
+        Send push notification to all users of a loyalty card. This requires the card to be
+        added in the mobile wallet.
+
+        Args:
+            loyaltycard: Loyalty card ID (loy_XXXXXX). Can be found in the list of all
+                loyalty cards.
+            message: Push notification message.
+        """
+        return await loyalty_cards_push_all(
+            self._client,
+            loyaltycard=loyaltycard,
+            message=message,
+        )

@@ -12,6 +12,7 @@ from .. import models
 from .._runtime import Operation, Param, Requester
 
 __all__ = [
+    "LoyaltyUsersResource",
     "loyalty_users_create",
     "LOYALTY_USERS_CREATE",
     "loyalty_users_link",
@@ -423,3 +424,143 @@ async def loyalty_users_update(
             "amount": amount,
         },
     )
+
+
+class LoyaltyUsersResource:
+    """Loyalty users: v3 web loyalty card users (legacy)."""
+
+    def __init__(self, client: Requester) -> None:
+        self._client = client
+
+    async def create(
+        self,
+        *,
+        email: str,
+        password: str,
+        phone: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        gender: Literal["male", "female", "unknown"] | None = None,
+        birthday: date | str | None = None,
+        city: str | None = None,
+    ) -> models.LoyaltyUserCreateResponse:
+        """Create user.
+
+        Create a loyalty card user.
+
+        Args:
+            email: Email address.
+            password: Password.
+            phone: Phone number. International E.164 notation.
+            first_name: First name.
+            last_name: Last name.
+            gender: Gender.
+            birthday: Birthday (format yyyy-MM-dd).
+            city: City.
+
+        Documented errors:
+            200: You need to provide an email address.
+            200: You need to provide a password.
+        """
+        return await loyalty_users_create(
+            self._client,
+            email=email,
+            password=password,
+            phone=phone,
+            first_name=first_name,
+            last_name=last_name,
+            gender=gender,
+            birthday=birthday,
+            city=city,
+        )
+
+    async def link(
+        self,
+        *,
+        loyaltycard: str,
+        user: str,
+    ) -> models.LoyaltyUserLinkResponse:
+        """Link user.
+
+        Link a user to a loyalty card.
+
+        Args:
+            loyaltycard: Loyalty card ID (loy_XXXXXX). Can be found in the list of all
+                loyalty cards.
+            user: Loyalty card user ID (lus_XXXXXX). Can be found in the list of all loyalty
+                cards users or with the search function.
+        """
+        return await loyalty_users_link(
+            self._client,
+            loyaltycard=loyaltycard,
+            user=user,
+        )
+
+    async def list(
+        self,
+        *,
+        loyaltycard: str,
+    ) -> models.LoyaltyUserListResponse:
+        """List users.
+
+        Retrieve a list of all users for a loyalty card.
+
+        Args:
+            loyaltycard: ID from the loyaltycard (loy_XXXXXX). Can be found in the list of
+                all loyalty cards.
+
+        Documented errors:
+            301: Invalid character in parameter: loyaltycard
+            505: Loyalty card ID not found
+        """
+        return await loyalty_users_list(
+            self._client,
+            loyaltycard=loyaltycard,
+        )
+
+    async def search(
+        self,
+        *,
+        loyaltycard: str,
+        search: str,
+    ) -> models.LoyaltyUserSearchResponse:
+        """Search users.
+
+        Find a user based on first name, last name, email, phone or ID.
+
+        Args:
+            loyaltycard: Loyalty card ID (loy_XXXXXX). Can be found in the list of all
+                loyalty cards.
+            search: Minimum 3 characters needed in the search field. (Allowed characters:
+                AZaZ09-_@)
+        """
+        return await loyalty_users_search(
+            self._client,
+            loyaltycard=loyaltycard,
+            search=search,
+        )
+
+    async def update(
+        self,
+        *,
+        loyaltycard: str,
+        user: str,
+        amount: int,
+    ) -> models.LoyaltyUserUpdateResponse:
+        """Update points.
+
+        Update the points for a loyalty user
+
+        Args:
+            loyaltycard: Loyalty card ID (loy_XXXXXX). Can be found in the list of all
+                loyalty cards.
+            user: Loyalty card user ID (lus_XXXXXX). Can be found in the list of all loyalty
+                cards users or with the search function.
+            amount: Amount of points/stamps.
+        """
+        return await loyalty_users_update(
+            self._client,
+            loyaltycard=loyaltycard,
+            user=user,
+            amount=amount,
+        )

@@ -12,6 +12,7 @@ from .. import models
 from .._runtime import Operation, Pagination, Param, Requester
 
 __all__ = [
+    "SessionsResource",
     "sessions_list_all",
     "SESSIONS_LIST_ALL",
     "sessions_list_opened",
@@ -1334,3 +1335,470 @@ async def sessions_barcode(
             "type": type,
         },
     )
+
+
+class SessionsResource:
+    """Sessions: v3 coupon sessions (one per coupon a visitor opened)."""
+
+    def __init__(self, client: Requester) -> None:
+        self._client = client
+
+    async def list_all(
+        self,
+        *,
+        campaign: str,
+        page: int | None = None,
+        start_date: date | str | None = None,
+        end_date: date | str | None = None,
+    ) -> models.CouponSessionListResponse:
+        """List coupon sessions.
+
+        Retrieve a list of all sessions from a coupon.
+
+        Args:
+            campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
+            page: Page ID. If there are 5000 or more records these will be split in multiple
+                pages.
+            start_date: Start date of the sessions in UTC. Inclusive. Format 'yyyy-MM-dd
+                hh:mm' or 'yyyy-MM-dd'.
+            end_date: End date of the sessions in UTC. Inclusive. Format 'yyyy-MM-dd hh:mm'
+                or 'yyyy-MM-dd'.
+
+        Documented errors:
+            200: Missing parameter: campaign
+            301: Invalid character in parameter: campaign
+            301: Invalid character in parameter: page
+            303: Parameter end_date is not a valid date
+            303: Parameter end_date must be in the following format: yyyy-MM-dd hh:mm or yyyy-MM-dd
+            303: Parameter start_date is not a valid date
+            303: Parameter start_date must be in the following format: yyyy-MM-dd hh:mm or yyyy-MM-dd
+            502: Campaign ID not found
+        """
+        return await sessions_list_all(
+            self._client,
+            campaign=campaign,
+            page=page,
+            start_date=start_date,
+            end_date=end_date,
+        )
+
+    async def list_opened(
+        self,
+        *,
+        campaign: str,
+        page: int | None = None,
+        start_date: date | str | None = None,
+        end_date: date | str | None = None,
+    ) -> models.CouponSessionListResponse:
+        """List opened coupon sessions.
+
+        Retrieve a list of all sessions from a coupon. Only sessions that are opened.
+
+        Args:
+            campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
+            page: Page ID. If there are 5000 or more records these will be split in multiple
+                pages.
+            start_date: Start date of the sessions in UTC. Inclusive. Format 'yyyy-MM-dd
+                hh:mm' or 'yyyy-MM-dd'.
+            end_date: End date of the sessions in UTC. Inclusive. Format 'yyyy-MM-dd hh:mm'
+                or 'yyyy-MM-dd'.
+
+        Documented errors:
+            200: Missing parameter: campaign
+            301: Invalid character in parameter: campaign
+            301: Invalid character in parameter: page
+            303: Parameter end_date is not a valid date
+            303: Parameter end_date must be in the following format: yyyy-MM-dd hh:mm or yyyy-MM-dd
+            303: Parameter start_date is not a valid date
+            303: Parameter start_date must be in the following format: yyyy-MM-dd hh:mm or yyyy-MM-dd
+            502: Campaign ID not found
+        """
+        return await sessions_list_opened(
+            self._client,
+            campaign=campaign,
+            page=page,
+            start_date=start_date,
+            end_date=end_date,
+        )
+
+    async def list_claimed(
+        self,
+        *,
+        campaign: str,
+        page: int | None = None,
+        start_date: date | str | None = None,
+        end_date: date | str | None = None,
+    ) -> models.CouponSessionListResponse:
+        """List claimed coupon sessions.
+
+        Retrieve a list of all sessions from a coupon. Only sessions that are claimed.
+
+        Args:
+            campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
+            page: Page ID. If there are 5000 or more records these will be split in multiple
+                pages.
+            start_date: Start date of the sessions in UTC. Inclusive. Format 'yyyy-MM-dd
+                hh:mm' or 'yyyy-MM-dd'.
+            end_date: End date of the sessions in UTC. Inclusive. Format 'yyyy-MM-dd hh:mm'
+                or 'yyyy-MM-dd'.
+
+        Documented errors:
+            200: Missing parameter: campaign
+            301: Invalid character in parameter: campaign
+            301: Invalid character in parameter: page
+            303: Parameter end_date is not a valid date
+            303: Parameter end_date must be in the following format: yyyy-MM-dd hh:mm or yyyy-MM-dd
+            303: Parameter start_date is not a valid date
+            303: Parameter start_date must be in the following format: yyyy-MM-dd hh:mm or yyyy-MM-dd
+            502: Campaign ID not found
+        """
+        return await sessions_list_claimed(
+            self._client,
+            campaign=campaign,
+            page=page,
+            start_date=start_date,
+            end_date=end_date,
+        )
+
+    async def list_validated(
+        self,
+        *,
+        campaign: str,
+        page: int | None = None,
+        start_date: date | str | None = None,
+        end_date: date | str | None = None,
+    ) -> models.CouponSessionListResponse:
+        """List validated coupon sessions.
+
+        Retrieve a list of all sessions from a coupon. Only sessions that are validated.
+
+        Args:
+            campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
+            page: Page ID. If there are 5000 or more records these will be split in multiple
+                pages.
+            start_date: Start date of the sessions in UTC. Inclusive. Format 'yyyy-MM-dd
+                hh:mm' or 'yyyy-MM-dd'.
+            end_date: End date of the sessions in UTC. Inclusive. Format 'yyyy-MM-dd hh:mm'
+                or 'yyyy-MM-dd'.
+
+        Documented errors:
+            200: Missing parameter: campaign
+            301: Invalid character in parameter: campaign
+            301: Invalid character in parameter: page
+            303: Parameter end_date is not a valid date
+            303: Parameter end_date must be in the following format: yyyy-MM-dd hh:mm or yyyy-MM-dd
+            303: Parameter start_date is not a valid date
+            303: Parameter start_date must be in the following format: yyyy-MM-dd hh:mm or yyyy-MM-dd
+            502: Campaign ID not found
+        """
+        return await sessions_list_validated(
+            self._client,
+            campaign=campaign,
+            page=page,
+            start_date=start_date,
+            end_date=end_date,
+        )
+
+    async def get(
+        self,
+        *,
+        couponsession: str,
+    ) -> models.CouponSessionResponse:
+        """Get coupon session.
+
+        Retrieve data from single coupon session.
+
+        Args:
+            couponsession: Unique session code (example ac6s7u3g8a25ja7x9qg87). Can be found
+                in the URL, webhooks, statistics or through API call.
+
+        Documented errors:
+            200: Missing parameter: couponsession
+            300: Invalid character in parameter: couponsession
+            513: Coupon session not found
+        """
+        return await sessions_get(
+            self._client,
+            couponsession=couponsession,
+        )
+
+    async def update(
+        self,
+        *,
+        couponsession: str,
+        operation: Literal[
+            "void", "unvoid", "lock", "unlock", "claim", "validate", "unvalidate", "activate"
+        ]
+        | None = None,
+        customfield1: str | None = None,
+        customfield2: str | None = None,
+        customfield3: str | None = None,
+        customfield4: str | None = None,
+        customfield5: str | None = None,
+        customfield6: str | None = None,
+        customfield7: str | None = None,
+        customid: str | None = None,
+        money_spent: float | None = None,
+    ) -> models.CouponSessionUpdateResponse:
+        """Update session.
+
+        Update data from 1 coupon session. For example, set the session from claimed to
+        validated status.
+
+        Args:
+            couponsession: Unique session code (example ac6s7u3g8a25ja7x9qg87). Can be found
+                in the URL, webhooks, statistics or through API call.
+            operation: void sets coupon session to voided status; unvoid unsets the voided
+                status; lock sets coupon session to locked status; unlock unsets the locked
+                status; claim sets coupon session to claimed status; validate sets coupon
+                session to validated status; unvalidate sets coupon session to unvalidated
+                status; activate will unvoid and start the session, if the coupon has a
+                flexible expiry date, the expiration time will be calculated.
+            customfield1: Custom field 1. Max. 50 characters.
+            customfield2: Custom field 2. Max. 50 characters.
+            customfield3: Custom field 3. Max. 50 characters.
+            customfield4: Custom field 4. Max. 50 characters.
+            customfield5: Custom field 5. Max. 50 characters.
+            customfield6: Custom field 6. Max. 50 characters.
+            customfield7: Custom field 7. Max. 50 characters.
+            customid: Custom ID. Max. 50 characters (az-AZ-09).
+            money_spent: Money spent. (Format 0.000) Do not use special characters.
+
+        Documented errors:
+            200: Missing parameter: couponsession
+            300: Invalid character in parameter: couponsession
+            300: Invalid character in parameter: customid
+            302: Invalid value in parameter: operation
+            351: Session or coupon has expired
+            352: Session already was claimed before
+            352: Session could not be locked because it is not claimed
+            353: Session was already unvalidated
+            354: This coupon is locked
+            354: Session already was locked before
+            355: Session could not be locked because it is voided
+            355: Session could not be unlocked because it is voided
+            355: Session was already voided
+            355: This coupon is voided
+            356: Session was already unlocked
+            357: Session wasn't voided
+            358: This session was already validated
+            358: Session could not be locked because it is already validated
+            512: Coupon session not found
+        """
+        return await sessions_update(
+            self._client,
+            couponsession=couponsession,
+            operation=operation,
+            customfield1=customfield1,
+            customfield2=customfield2,
+            customfield3=customfield3,
+            customfield4=customfield4,
+            customfield5=customfield5,
+            customfield6=customfield6,
+            customfield7=customfield7,
+            customid=customid,
+            money_spent=money_spent,
+        )
+
+    async def update_batch(
+        self,
+        *,
+        campaign: str,
+        startsequence: int | None = None,
+        endsequence: int | None = None,
+        operation: Literal["void", "unvoid", "lock", "unlock", "claim", "activate"] | None = None,
+        customfield1: str | None = None,
+        customfield2: str | None = None,
+        customfield3: str | None = None,
+        customfield4: str | None = None,
+        customfield5: str | None = None,
+        customfield6: str | None = None,
+        customfield7: str | None = None,
+    ) -> models.BatchUpdateResponse:
+        """Update sessions.
+
+        Update data from multiple coupon sessions. For example, set the sessions from claimed to
+        validated status. Must define at least start sequence and/or end sequence. The API will
+        update all sessions after, before, or between start and end sequence.
+
+        Args:
+            campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
+            startsequence: The sequence ID of the first session. Returned in
+                multiplesingleuse/create. Only 1 of "startsequence" or "endsequence" is
+                required.
+            endsequence: The sequence ID of the last session. Returned in
+                multiplesingleuse/create. Only 1 of "startsequence" or "endsequence" is
+                required.
+            operation: void sets coupon session to voided status; unvoid unsets the voided
+                status; lock sets coupon session to locked status; unlock unsets the locked
+                status; claim sets coupon session to claimed status; activate will unvoid
+                and start the session, if the coupon has a flexible expiry date, the
+                expiration time will be calculated.
+            customfield1: Add data to custom field 1. Max. 50 characters.
+            customfield2: Add data to custom field 2. Max. 50 characters.
+            customfield3: Add data to custom field 3. Max. 50 characters.
+            customfield4: Add data to custom field 4. Max. 50 characters.
+            customfield5: Add data to custom field 5. Max. 50 characters.
+            customfield6: Add data to custom field 6. Max. 50 characters.
+            customfield7: Add data to custom field 7. Max. 50 characters.
+
+        Documented errors:
+            200: no operation or data provided
+            200: startsequence or endsequence not provided
+            301: start/endsequence must be numeric
+            302: status invalid, valid statuses are: X
+            351: Some session(s) are expired
+            352: Some session(s) were already claimed
+            354: Some session(s) were already locked
+            355: Some session(s) could not be claimed because they're voided
+            355: Some session(s) were already voided
+            356: Some session(s) weren't locked
+            357: Some session(s) weren't voided
+            358: Some session(s) were already validated
+            359: Some session(s) weren't claimed
+            360: Startdate not reached
+            502: Provided start and end are not of the provided campaign
+            502: Provided start and end are not of the same campaign
+            513: End ID comes before start ID
+            513: End ID not found
+            513: End ID not found or not part of the campaign
+            513: Start ID not found
+            513: Start ID not found or not part of the campaign
+        """
+        return await sessions_update_batch(
+            self._client,
+            campaign=campaign,
+            startsequence=startsequence,
+            endsequence=endsequence,
+            operation=operation,
+            customfield1=customfield1,
+            customfield2=customfield2,
+            customfield3=customfield3,
+            customfield4=customfield4,
+            customfield5=customfield5,
+            customfield6=customfield6,
+            customfield7=customfield7,
+        )
+
+    async def search(
+        self,
+        *,
+        code: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+    ) -> models.CouponSessionSearchResponse:
+        """Search session.
+
+        Search coupon session based on your custom validation code, phone number or email.
+
+        Args:
+            code: Custom validation code. Minimum 5 characters.
+            phone: Phone number. Minimum 5 characters.
+            email: Email address. Minimum 5 characters.
+
+        Documented errors:
+            200: No filter defined
+            200: No parameter campaign
+            300: Search field 'code' must be at least 5 characters
+            300: Search field 'email' must be at least 5 characters
+            300: Search field 'phone' must be at least 5 characters
+            502: campaign not found
+            512: No results found
+        """
+        return await sessions_search(
+            self._client,
+            code=code,
+            phone=phone,
+            email=email,
+        )
+
+    async def search_in_campaign(
+        self,
+        *,
+        campaign: str,
+        code: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+    ) -> models.CouponSessionSearchResponse:
+        """Search session in coupon.
+
+        Search coupon session based on your custom validation code, phone number or email.
+        Search in specific coupon.
+
+        Args:
+            campaign: Coupon ID (cam_XXXXXX). Only required when searching in specific
+                coupon. Can be found in the list of all coupons.
+            code: Custom validation code. Minimum 5 characters.
+            phone: Phone number. Minimum 5 characters.
+            email: Email address. Minimum 5 characters.
+
+        Documented errors:
+            200: No filter defined
+            200: No parameter campaign
+            300: Search field 'code' must be at least 5 characters
+            300: Search field 'email' must be at least 5 characters
+            300: Search field 'phone' must be at least 5 characters
+            502: campaign not found
+            512: No results found
+        """
+        return await sessions_search_in_campaign(
+            self._client,
+            campaign=campaign,
+            code=code,
+            phone=phone,
+            email=email,
+        )
+
+    async def delete(
+        self,
+        *,
+        campaign: str,
+        couponsession: str,
+    ) -> models.CouponSessionDeleteResponse:
+        """Delete session.
+
+        Delete a coupon session.
+
+        Args:
+            campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
+            couponsession: Unique session code (example ac6s7u3g8a25ja7x9qg87). Can be found
+                in the URL, webhooks, statistics or through API call.
+
+        Documented errors:
+            200: Missing parameter: campaign
+            301: Invalid character in parameter: campaign
+            502: Campaign ID not found
+            513: Coupon session not found
+        """
+        return await sessions_delete(
+            self._client,
+            campaign=campaign,
+            couponsession=couponsession,
+        )
+
+    async def barcode(
+        self,
+        *,
+        couponsession: str,
+        type: Literal["code39", "code128b", "pdf417", "aztec", "qrcode"],
+    ) -> bytes:
+        """Generate session barcode.
+
+        Generate a barcode for a session.
+
+        Args:
+            couponsession: Unique session code (example ac6s7u3g8a25ja7x9qg87). Can be found
+                in the URL, webhooks, statistics or through API calls.
+            type: Type of the barcode.
+
+        Documented errors:
+            400: Missing parameter: couponsession
+            400: Couponsession {couponsession} does not exist
+            400: Missing parameter: type
+            400: Unsupported type: {type}
+        """
+        return await sessions_barcode(
+            self._client,
+            couponsession=couponsession,
+            type=type,
+        )

@@ -12,6 +12,7 @@ from .. import models
 from .._runtime import Operation, Param, Requester
 
 __all__ = [
+    "SingleUseResource",
     "single_use_create",
     "SINGLE_USE_CREATE",
     "single_use_create_many",
@@ -469,3 +470,152 @@ async def single_use_create_many(
             "code_type": code_type,
         },
     )
+
+
+class SingleUseResource:
+    """Single use: v3 single-use coupon URLs."""
+
+    def __init__(self, client: Requester) -> None:
+        self._client = client
+
+    async def create(
+        self,
+        *,
+        campaign: str,
+        firstname: str | None = None,
+        lastname: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        customid: str | None = None,
+        customfield1: str | None = None,
+        customfield2: str | None = None,
+        customfield3: str | None = None,
+        customfield4: str | None = None,
+        customfield5: str | None = None,
+        customfield6: str | None = None,
+        customfield7: str | None = None,
+        customvalcode: str | None = None,
+        autovalcode: Literal["6digits", "8digits", "10digits"] | None = None,
+        duplicate_check: Literal["email", "phone", "customid"] | None = None,
+        utm_campaign: str | None = None,
+        utm_source: str | None = None,
+        utm_medium: str | None = None,
+        utm_term: str | None = None,
+        utm_content: str | None = None,
+        expiry_date: datetime | str | None = None,
+    ) -> models.SingleUseCreateResponse:
+        """Create single-use URL.
+
+        Create a single-use URL for a coupon. Prefill data like first name, last name, custom
+        validation code, ...
+
+        Args:
+            campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
+            firstname: First name.
+            lastname: Last name.
+            email: Email.
+            phone: Phone.
+            customid: Custom ID. Max. 50 characters (az-AZ-09).
+            customfield1: Custom field 1. Max. 50 characters.
+            customfield2: Custom field 2. Max. 50 characters.
+            customfield3: Custom field 3. Max. 50 characters.
+            customfield4: Custom field 4. Max. 50 characters.
+            customfield5: Custom field 5. Max. 50 characters.
+            customfield6: Custom field 6. Max. 50 characters.
+            customfield7: Custom field 7. Max. 50 characters.
+            customvalcode: Custom validation code. Max. 100 characters (az-AZ-09). Cannot be
+                combined with 'autovalcode'.
+            autovalcode: Automatically generates unique validation code. Cannot be combined
+                with 'customvalcode'.
+            duplicate_check: Defaults to false. If enabled, we will verify if the same user
+                input already received a single-use url for that coupon based on the
+                selected field (email, phone or customid), and return the duplicated session
+                instead of creating a new session.
+            utm_campaign: Google Analytics tag utm_campaign. Will appear in exported
+                statistics.
+            utm_source: Google Analytics tag utm_source. Will appear in exported statistics.
+            utm_medium: Google Analytics tag utm_medium. Will appear in exported statistics.
+            utm_term: Google Analytics tag utm_term. Will appear in exported statistics.
+            utm_content: Google Analytics tag utm_content. Will appear in exported
+                statistics.
+            expiry_date: Date (format 'yyyy-MM-dd HH:mm:ss'). This expiration date is for
+                this single use session and will override the campaign expiration date. The
+                existing timezone from the campaign is used.
+
+        Documented errors:
+            200: Missing parameter: campaign
+            301: Invalid character in parameter: campaign
+            502: Campaign ID not found
+        """
+        return await single_use_create(
+            self._client,
+            campaign=campaign,
+            firstname=firstname,
+            lastname=lastname,
+            email=email,
+            phone=phone,
+            customid=customid,
+            customfield1=customfield1,
+            customfield2=customfield2,
+            customfield3=customfield3,
+            customfield4=customfield4,
+            customfield5=customfield5,
+            customfield6=customfield6,
+            customfield7=customfield7,
+            customvalcode=customvalcode,
+            autovalcode=autovalcode,
+            duplicate_check=duplicate_check,
+            utm_campaign=utm_campaign,
+            utm_source=utm_source,
+            utm_medium=utm_medium,
+            utm_term=utm_term,
+            utm_content=utm_content,
+            expiry_date=expiry_date,
+        )
+
+    async def create_many(
+        self,
+        *,
+        campaign: str,
+        amount: int | None = None,
+        status: Literal["normal", "voided", "activated"] | None = None,
+        automated_codes: bool | None = None,
+        code_prefix: str | None = None,
+        code_length: int | None = None,
+        code_type: Literal["numeric", "alphanumeric"] | None = None,
+    ) -> models.SingleUseCreateManyResponse:
+        """Create multiple single-use URLs.
+
+        Create multiple single-use URLs for a coupon.
+
+        Args:
+            campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
+            amount: Amount of single-use URLs to generate. Defaults to 10.
+            status: Defaults to normal.
+            automated_codes: If true, requires the parameters code_prefix, code_length and
+                code_type. Defaults to false.
+            code_prefix: Prefix of custom validation code. Used with automated_codes.
+            code_length: Length of code excluding prefix. Number between 10 and 25
+                inclusive. Used with automated_codes.
+            code_type: The type of the custom validation code. Used with automated_codes.
+
+        Documented errors:
+            200: Missing parameter: campaign
+            301: Invalid character in parameter: amount
+            301: code length must be between 3 and 30 inclusive
+            301: Invalid character in parameter: campaign
+            302: code_type must be "numeric" or "alphanumeric"
+            302: Parameter "status" has invalid value. Possible values are "normal", "voided" and "active"
+            502: Campaign ID not found
+            601: low on unique generated validation codes
+        """
+        return await single_use_create_many(
+            self._client,
+            campaign=campaign,
+            amount=amount,
+            status=status,
+            automated_codes=automated_codes,
+            code_prefix=code_prefix,
+            code_length=code_length,
+            code_type=code_type,
+        )

@@ -11,6 +11,7 @@ from .. import models
 from .._runtime import Operation, Param, Requester
 
 __all__ = [
+    "SmsResource",
     "sms_list_groups",
     "SMS_LIST_GROUPS",
     "sms_list_contacts",
@@ -338,3 +339,127 @@ async def sms_add_contact(
             "customfield7": customfield7,
         },
     )
+
+
+class SmsResource:
+    """Sms: v3 SMS tool groups and contacts."""
+
+    def __init__(self, client: Requester) -> None:
+        self._client = client
+
+    async def list_groups(
+        self,
+    ) -> models.SmsGroupListResponse:
+        """List groups.
+
+        Retrieve a list of all SMS groups.
+
+        Documented errors:
+            103: Your account is not connected with the Coupontools SMS services
+        """
+        return await sms_list_groups(
+            self._client,
+        )
+
+    async def list_contacts(
+        self,
+        *,
+        smsgroup: str,
+    ) -> models.SmsContactListResponse:
+        """List contacts.
+
+        Retrieve a list of all contacts from an SMS group.
+
+        Args:
+            smsgroup: SMS group ID (gro_XXXXXX). Can be found in the 'List groups' API
+                response.
+
+        Documented errors:
+            103: Your account is not connected with the Coupontools SMS services
+            200: Missing parameter: smsgroup
+            301: Invalid character in parameter: smsgroup
+            514: Group ID not found
+        """
+        return await sms_list_contacts(
+            self._client,
+            smsgroup=smsgroup,
+        )
+
+    async def create_group(
+        self,
+        *,
+        group_name: str,
+    ) -> models.SmsGroupCreateResponse:
+        """Create group.
+
+        Create an SMS group.
+
+        Args:
+            group_name: Name of the group.
+
+        Documented errors:
+            103: Your account is not connected with the Coupontools SMS services
+        """
+        return await sms_create_group(
+            self._client,
+            group_name=group_name,
+        )
+
+    async def add_contact(
+        self,
+        *,
+        smsgroup: str,
+        phone: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        birthday: date | str | None = None,
+        customfield1: str | None = None,
+        customfield2: str | None = None,
+        customfield3: str | None = None,
+        customfield4: str | None = None,
+        customfield5: str | None = None,
+        customfield6: str | None = None,
+        customfield7: str | None = None,
+    ) -> models.SmsContactAddResponse:
+        """Add contact.
+
+        Add a contact to an SMS group.
+
+        Args:
+            smsgroup: SMS group ID (gro_XXXXXX). Can be found in the 'List groups' API
+                response.
+            phone: Phone number. International E.164 notation.
+            first_name: First name.
+            last_name: Last name.
+            birthday: Birthday (format yyyy-MM-dd).
+            customfield1: Add data to custom field 1.
+            customfield2: Add data to custom field 2.
+            customfield3: Add data to custom field 3.
+            customfield4: Add data to custom field 4.
+            customfield5: Add data to custom field 5.
+            customfield6: Add data to custom field 6.
+            customfield7: Add data to custom field 7.
+
+        Documented errors:
+            103: Your account is not connected with the Coupontools SMS services
+            200: Missing parameter: phone
+            200: Missing parameter: smsgroup
+            301: Invalid character in parameter: smsgroup
+            303: incorrect format in birthday field, must be yyyy-MM-dd
+            514: Group ID not found
+        """
+        return await sms_add_contact(
+            self._client,
+            smsgroup=smsgroup,
+            phone=phone,
+            first_name=first_name,
+            last_name=last_name,
+            birthday=birthday,
+            customfield1=customfield1,
+            customfield2=customfield2,
+            customfield3=customfield3,
+            customfield4=customfield4,
+            customfield5=customfield5,
+            customfield6=customfield6,
+            customfield7=customfield7,
+        )

@@ -12,6 +12,7 @@ from .. import models
 from .._runtime import Operation, Param, Requester
 
 __all__ = [
+    "SubaccountsResource",
     "subaccounts_list",
     "SUBACCOUNTS_LIST",
     "subaccounts_get",
@@ -550,3 +551,183 @@ async def subaccounts_sso(
             "campaign": campaign,
         },
     )
+
+
+class SubaccountsResource:
+    """Subaccounts: Subaccounts of an agency account."""
+
+    def __init__(self, client: Requester) -> None:
+        self._client = client
+
+    async def list(
+        self,
+    ) -> models.SubaccountListResponse:
+        """List subaccounts.
+
+        Retrieve a list of all subaccounts.
+        """
+        return await subaccounts_list(
+            self._client,
+        )
+
+    async def get(
+        self,
+        *,
+        subaccount: str,
+    ) -> models.SubaccountInfoResponse:
+        """Get subaccount.
+
+        Retrieve subaccount information by ID.
+
+        Args:
+            subaccount: Subaccount ID (sub_XXXXXX). Can be found in the list of your
+                subaccounts.
+        """
+        return await subaccounts_get(
+            self._client,
+            subaccount=subaccount,
+        )
+
+    async def create(
+        self,
+        *,
+        email: str,
+        password: str | None = None,
+        package: str | None = None,
+        status: Literal["trial", "customer"] | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        country: str | None = None,
+        company_name: str | None = None,
+        expiry_date: date | str | None = None,
+    ) -> models.SubaccountCreateResponse:
+        """Create subaccount.
+
+        Create a subaccount. Set subaccount permissions by passing the package ID in the
+        payload.
+
+        Args:
+            email: Email address.
+            password: Password. If not provided, subaccount will get password configuration
+                email.
+            package: Package ID (pac_XXX). Can be found on the package page in your
+                dashboard.
+            status: Define the status of the subaccount.
+            first_name: First name.
+            last_name: Last name.
+            country: Alpha-2 country code (f.e. US, FR, MX, ...).
+            company_name: Company name.
+            expiry_date: Account expiry date (format yyyy-MM-dd).
+
+        Documented errors:
+            200: Missing parameter: email
+            303: Invalid format in parameter: expiry_date. Required format: yyyy-MM-dd
+            304: Email already exists
+            305: Email address is not valid
+        """
+        return await subaccounts_create(
+            self._client,
+            email=email,
+            password=password,
+            package=package,
+            status=status,
+            first_name=first_name,
+            last_name=last_name,
+            country=country,
+            company_name=company_name,
+            expiry_date=expiry_date,
+        )
+
+    async def update(
+        self,
+        *,
+        subaccount: str,
+        email: str | None = None,
+        password: str | None = None,
+        package: str | None = None,
+        status: Literal["trial", "customer"] | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        country: str | None = None,
+        company_name: str | None = None,
+        expiry_date: date | str | None = None,
+    ) -> models.SubaccountUpdateResponse:
+        """Update subaccount.
+
+        Update a subaccount.
+
+        Args:
+            subaccount: Subaccount ID (sub_XXXXXX). Can be found in the list of your
+                subaccounts.
+            email: Email address.
+            password: Password.
+            package: Package ID (pac_XXX). Can be found on the package page in your
+                dashboard.
+            status: Define the status of the subaccount.
+            first_name: First name.
+            last_name: Last name.
+            country: Alpha-2 country code (f.e. US, FR, MX, ...).
+            company_name: Company name.
+            expiry_date: Account expiry date (format yyyy-MM-dd).
+        """
+        return await subaccounts_update(
+            self._client,
+            subaccount=subaccount,
+            email=email,
+            password=password,
+            package=package,
+            status=status,
+            first_name=first_name,
+            last_name=last_name,
+            country=country,
+            company_name=company_name,
+            expiry_date=expiry_date,
+        )
+
+    async def reset_password_url(
+        self,
+        *,
+        subaccount: str,
+    ) -> models.SubaccountResetUrlResponse:
+        """Create password reset URL.
+
+        Create password reset URL for subaccount.
+
+        Args:
+            subaccount: Subaccount ID (sub_XXXXXX). Can be found in the list of your
+                subaccounts.
+        """
+        return await subaccounts_reset_password_url(
+            self._client,
+            subaccount=subaccount,
+        )
+
+    async def sso(
+        self,
+        *,
+        subaccount: str,
+        page: Literal["campaigns", "add_campaign", "update_campaign", "statistics", "distribution"]
+        | None = None,
+        campaign: str | None = None,
+    ) -> models.SubaccountSsoResponse:
+        """Single sign on.
+
+        Generates a single sign on token for a subaccount.
+
+        Args:
+            subaccount: Subaccount ID (sub_XXXXXX). Can be found in the list of your
+                subaccounts.
+            page: Page to load after login.
+            campaign: Coupon ID (cam_XXXXXX) to open. Only required when page is
+                update_campaign.
+
+        Documented errors:
+            200: Missing parameter: subaccount
+            510: Subaccount ID not correct.
+        """
+        return await subaccounts_sso(
+            self._client,
+            subaccount=subaccount,
+            page=page,
+            campaign=campaign,
+        )

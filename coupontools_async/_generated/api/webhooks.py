@@ -9,6 +9,7 @@ from .. import models
 from .._runtime import Operation, Param, Requester
 
 __all__ = [
+    "WebhooksResource",
     "webhooks_verify",
     "WEBHOOKS_VERIFY",
 ]
@@ -67,3 +68,32 @@ async def webhooks_verify(
             "webhook": webhook,
         },
     )
+
+
+class WebhooksResource:
+    """Webhooks: v4 webhook verification."""
+
+    def __init__(self, client: Requester) -> None:
+        self._client = client
+
+    async def verify(
+        self,
+        *,
+        webhook: str,
+    ) -> models.WebhookVerification:
+        """Verification.
+
+        Get important information about a webhook which can be used as verification.
+
+        Args:
+            webhook: Webhook id (evt_XXXXXXXXXXXXXXXXXXXX). Can be found in the "id"
+                property of a webhook payload
+
+        Documented errors:
+            200: Missing parameter: webhook
+            509: Webhook not found
+        """
+        return await webhooks_verify(
+            self._client,
+            webhook=webhook,
+        )

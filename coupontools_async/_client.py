@@ -1,0 +1,428 @@
+"""AsyncClient: configuration, authentication, lifecycle and the resource groups."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import os
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+import attrs
+import httpx
+
+from ._convert import structure
+from ._envelope import decode
+from ._generated import Operation
+from ._generated.api.coupons import CouponsResource
+from ._generated.api.email import EmailResource
+from ._generated.api.loyalty_cards import LoyaltyCardsResource
+from ._generated.api.loyalty_users import LoyaltyUsersResource
+from ._generated.api.single_use import SingleUseResource
+from ._generated.api.sms import SmsResource
+from ._generated.api.subaccounts import SubaccountsResource
+from ._generated.api.wallet_cards import WalletCardsResource
+from ._generated.api.webhooks import WebhooksResource
+from ._resources import Directories, Distribution, Sessions, WalletUsers
+from ._transport import (
+    CALL_CONTEXT,
+    CallContext,
+    DeadlineExceeded,
+    OnRetry,
+    RetryPolicy,
+    RetryTransport,
+    send_with_retries,
+)
+from ._validation import prepare
+from .errors import APIConnectionError, APIError, APITimeoutError, ValidationError
+
+__all__ = ["DEFAULT_BASE_URL", "AsyncClient", "RawResponse"]
+
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "https://api.coupontools.com"
+ENV_CLIENT_ID = "COUPONTOOLS_CLIENT_ID"
+ENV_CLIENT_SECRET = "COUPONTOOLS_CLIENT_SECRET"
+ENV_BASE_URL = "COUPONTOOLS_BASE_URL"
+_VERSION = "0.1.0"
+
+# Responses of the calls made inside `with_raw_response` (task-local, so concurrent
+# calls on one client never see each other's responses).
+_RAW_SINK: contextvars.ContextVar[list[httpx.Response] | None] = contextvars.ContextVar(
+    "coupontools_raw_sink", default=None
+)
+_UNSET: Any = object()
+
+
+class _Credentials:
+    """Client id and secret; their repr and str never show them."""
+
+    __slots__ = ("_id", "_secret")
+
+    def __init__(self, client_id: str, client_secret: str) -> None:
+        self._id = client_id
+        self._secret = client_secret
+
+    def headers(self) -> dict[str, str]:
+        # Both pairs on every request: v3 and part of v4 read X-Client-*, the v4
+        # loyalty endpoints x-api-* (FACTS.md); sending both avoids guessing per route.
+        return {
+            "X-Client-Id": self._id,
+            "X-Client-Secret": self._secret,
+            "x-api-key": self._id,
+            "x-api-secret": self._secret,
+        }
+
+    def __repr__(self) -> str:
+        return "<credentials redacted>"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("credentials cannot be pickled")
+
+
+@attrs.frozen
+class RawResponse(Generic[T]):
+    """A parsed result beside the HTTP response it came from."""
+
+    parsed: T
+    """What the method returns normally (a model, a list of models, bytes or None)."""
+    http_response: httpx.Response
+    """The last HTTP response of the call (status, headers, raw body)."""
+    responses: tuple[httpx.Response, ...] = ()
+    """Every HTTP response of the call, for methods that make several requests."""
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status of the last response."""
+        return self.http_response.status_code
+
+    @property
+    def headers(self) -> httpx.Headers:
+        """The headers of the last response."""
+        return self.http_response.headers
+
+
+class _RawGroup:
+    """A resource group whose methods return :class:`RawResponse`."""
+
+    def __init__(self, resource: object) -> None:
+        self._resource = resource
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._resource, name)
+        if not callable(method) or name.startswith("_"):
+            raise AttributeError(name)
+
+        async def call(*args: Any, **kwargs: Any) -> RawResponse[Any]:
+            sink: list[httpx.Response] = []
+            token = _RAW_SINK.set(sink)
+            try:
+                parsed = await method(*args, **kwargs)
+            finally:
+                _RAW_SINK.reset(token)
+            if not sink:
+                raise TypeError(f"{name} makes no HTTP request; it has no raw response")
+            return RawResponse(parsed, sink[-1], tuple(sink))
+
+        call.__name__ = name
+        call.__doc__ = method.__doc__
+        return call
+
+
+class _RawClient:
+    """``ct.with_raw_response.<group>.<method>(...)`` returns a :class:`RawResponse`."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> _RawGroup:
+        if name not in AsyncClient._GROUPS:
+            raise AttributeError(name)
+        return _RawGroup(getattr(self._client, name))
+
+
+class AsyncClient:
+    """The Coupontools API client. One instance is safe to share between tasks.
+
+    ::
+
+        async with AsyncClient() as ct:            # COUPONTOOLS_CLIENT_ID / _SECRET
+            cards = await ct.wallet_cards.list()
+
+    Args:
+        client_id: API client id (default: ``$COUPONTOOLS_CLIENT_ID``).
+        client_secret: API client secret (default: ``$COUPONTOOLS_CLIENT_SECRET``).
+        base_url: API root (default: ``$COUPONTOOLS_BASE_URL``, else
+            ``https://api.coupontools.com``).
+        timeout: seconds for each HTTP attempt (connect, read, write, pool).
+        max_retries: retries after the first attempt (see ``retry`` for the rest).
+        transport: an httpx transport to send through (respx, ``httpx.MockTransport``,
+            an ASGI app, a proxy); retries wrap it.
+        http_client: an ``httpx.AsyncClient`` of yours to send through (its base URL
+            and auth are not used; closing it stays your job).
+        retry: the full retry policy (backoff, Retry-After cap, overall deadline).
+        on_retry: called (or awaited) with a ``RetryEvent`` before every retry.
+    """
+
+    _GROUPS = (
+        "coupons",
+        "sessions",
+        "single_use",
+        "distribution",
+        "loyalty_cards",
+        "loyalty_users",
+        "sms",
+        "email",
+        "subaccounts",
+        "directories",
+        "wallet_cards",
+        "wallet_users",
+        "webhooks",
+    )
+
+    coupons: CouponsResource
+    sessions: Sessions
+    single_use: SingleUseResource
+    distribution: Distribution
+    loyalty_cards: LoyaltyCardsResource
+    loyalty_users: LoyaltyUsersResource
+    sms: SmsResource
+    email: EmailResource
+    subaccounts: SubaccountsResource
+    directories: Directories
+    wallet_cards: WalletCardsResource
+    wallet_users: WalletUsers
+    webhooks: WebhooksResource
+
+    def __init__(
+        self,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        retry: RetryPolicy | None = None,
+        on_retry: OnRetry | None = None,
+    ) -> None:
+        client_id = client_id if client_id is not None else os.environ.get(ENV_CLIENT_ID)
+        client_secret = (
+            client_secret if client_secret is not None else os.environ.get(ENV_CLIENT_SECRET)
+        )
+        if not client_id:
+            raise ValidationError(
+                f"no client id: pass client_id= or set the {ENV_CLIENT_ID} environment variable",
+                param="client_id",
+                rule="required",
+            )
+        if not client_secret:
+            raise ValidationError(
+                "no client secret: pass client_secret= or set the "
+                f"{ENV_CLIENT_SECRET} environment variable",
+                param="client_secret",
+                rule="required",
+            )
+        if transport is not None and http_client is not None:
+            raise ValidationError(
+                "pass transport= or http_client=, not both", param="transport", rule="exclusive"
+            )
+        if max_retries < 0:
+            raise ValidationError(
+                "max_retries must be 0 or more", param="max_retries", rule="minimum"
+            )
+        self._credentials = _Credentials(client_id, client_secret)
+        self.base_url = (base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL).rstrip("/")
+        """The API root every path is joined to."""
+        self.retry_policy = attrs.evolve(retry or RetryPolicy(), max_retries=max_retries)
+        """The retry policy of this client (per call: :meth:`with_options`)."""
+        self.timeout = timeout
+        self.on_retry = on_retry
+        self._user_agent = f"coupontools-async/{_VERSION} httpx/{httpx.__version__}"
+        if http_client is not None:
+            self._http = http_client
+            self._owns_http = False
+            self._retry_outside = True
+        else:
+            self._http = httpx.AsyncClient(
+                transport=RetryTransport(transport, policy=self.retry_policy, on_retry=on_retry),
+                timeout=timeout,
+                follow_redirects=False,
+            )
+            self._owns_http = True
+            self._retry_outside = False
+        self._closed = False
+        self._bind_groups()
+
+    def _bind_groups(self) -> None:
+        self.coupons = CouponsResource(self)
+        self.sessions = Sessions(self)
+        self.single_use = SingleUseResource(self)
+        self.distribution = Distribution(self)
+        self.loyalty_cards = LoyaltyCardsResource(self)
+        self.loyalty_users = LoyaltyUsersResource(self)
+        self.sms = SmsResource(self)
+        self.email = EmailResource(self)
+        self.subaccounts = SubaccountsResource(self)
+        self.directories = Directories(self)
+        self.wallet_cards = WalletCardsResource(self)
+        self.wallet_users = WalletUsers(self)
+        self.webhooks = WebhooksResource(self)
+
+    # ------------------------------------------------------------------ variants
+
+    def with_options(
+        self,
+        *,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        deadline: float | None = _UNSET,
+        on_retry: OnRetry | None = _UNSET,
+    ) -> AsyncClient:
+        """A view of this client with other per-call settings, sharing its connections.
+
+        ``ct.with_options(max_retries=0).wallet_users.create(...)``. Closing the view
+        does nothing; close the original client.
+        """
+        clone = object.__new__(AsyncClient)
+        clone.__dict__.update(self.__dict__)
+        policy = self.retry_policy
+        if max_retries is not None:
+            policy = attrs.evolve(policy, max_retries=max_retries)
+        if deadline is not _UNSET:
+            policy = attrs.evolve(policy, deadline=deadline)
+        clone.retry_policy = policy
+        if timeout is not None:
+            clone.timeout = timeout
+        if on_retry is not _UNSET:
+            clone.on_retry = on_retry
+        clone._owns_http = False
+        clone._bind_groups()
+        return clone
+
+    @property
+    def with_raw_response(self) -> Any:
+        """The same groups and methods, returning :class:`RawResponse` (parsed + httpx response).
+
+        ``raw = await ct.with_raw_response.wallet_users.get(1, 2)``, then
+        ``raw.parsed``, ``raw.status_code``, ``raw.headers``.
+        """
+        return _RawClient(self)
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections this client opened (not an ``http_client`` you passed)."""
+        if self._owns_http and not self._closed:
+            self._closed = True
+            await self._http.aclose()
+
+    @property
+    def is_closed(self) -> bool:
+        """True once :meth:`aclose` ran."""
+        return self._closed
+
+    def __repr__(self) -> str:
+        return f"AsyncClient(base_url={self.base_url!r})"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("AsyncClient cannot be pickled (it holds credentials and connections)")
+
+    # ------------------------------------------------------------------- calling
+
+    async def request(
+        self,
+        operation: Operation[T],
+        *,
+        path: Mapping[str, Any] | None = None,
+        body: Any = None,
+    ) -> T:
+        """Validate, send and decode one call of ``operation`` (what every method uses)."""
+        if self._closed:
+            raise APIConnectionError("the client is closed", operation=operation.id)
+        path_values, wire_body = prepare(operation, path=path, body=body)
+        url_path = operation.path
+        if path_values:
+            url_path = url_path.format_map({k: quote(v, safe="") for k, v in path_values.items()})
+        label = f"{operation.method} {url_path}"
+        headers = self._credentials.headers()
+        headers["User-Agent"] = self._user_agent
+        headers["Accept"] = "application/json"
+        content: bytes | None = None
+        if wire_body is not None or (operation.api_version == "v3" and operation.method != "GET"):
+            # v3 always takes a JSON body, even an empty one.
+            content = json.dumps(
+                wire_body if wire_body is not None else {},
+                separators=(",", ":"),
+                ensure_ascii=False,
+            ).encode()
+            headers["Content-Type"] = "application/json"
+        context = CallContext(
+            operation=label,
+            operation_id=operation.id,
+            idempotent=operation.idempotent,
+            policy=self.retry_policy,
+            on_retry=self.on_retry,
+        )
+        request = self._http.build_request(
+            operation.method,
+            self.base_url + url_path,
+            content=content,
+            headers=headers,
+            timeout=self.timeout,
+            extensions={CALL_CONTEXT: context},
+        )
+        response = await self._send(request, label)
+        sink = _RAW_SINK.get()
+        if sink is not None:
+            sink.append(response)
+        payload = decode(operation, response)
+        if operation.response_kind != "json":
+            result: T = payload
+            return result
+        try:
+            decoded: T = structure(payload, operation.response_type)
+        except Exception as exc:  # a decode bug must surface as an API problem, typed
+            raise APIError(
+                f"unexpected answer: {type(exc).__name__}: {_short(exc)} ({label})",
+                status_code=response.status_code,
+                operation=label,
+            ) from exc
+        return decoded
+
+    async def _send(self, request: httpx.Request, label: str) -> httpx.Response:
+        try:
+            if self._retry_outside:
+                return await send_with_retries(
+                    request, self._http.send, policy=self.retry_policy, on_retry=self.on_retry
+                )
+            return await self._http.send(request)
+        except DeadlineExceeded as exc:
+            raise APITimeoutError(str(exc), operation=label) from exc
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(f"timed out ({type(exc).__name__})", operation=label) from exc
+        except httpx.TransportError as exc:
+            raise APIConnectionError(
+                f"connection failed ({type(exc).__name__}: {_short(exc)})", operation=label
+            ) from exc
+
+
+def _short(exc: BaseException, limit: int = 120) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

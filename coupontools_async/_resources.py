@@ -1,0 +1,255 @@
+"""Resource groups: the generated ones, plus the few methods that are more than one call.
+
+Every generated ``<Group>Resource`` already has one method per operation, with the
+spec's signature and docstring. Here live only the methods DESIGN.md adds on top:
+one ``sessions.list`` over the four list endpoints, ``search`` choosing its endpoint,
+the four ``send_*`` spellings of ``send/email`` and ``send/sms``, the flat
+``wallet_users.list`` arguments, and the ``iter`` methods.
+"""
+
+from __future__ import annotations
+
+import builtins
+from datetime import date
+from typing import Any, Literal
+
+from ._generated import OPERATIONS, models
+from ._generated.api.directories import DirectoriesResource
+from ._generated.api.distribution import DistributionResource
+from ._generated.api.sessions import SessionsResource
+from ._generated.api.wallet_users import WalletUsersResource
+from ._pagination import AsyncPager
+from .errors import ValidationError
+
+__all__ = ["Directories", "Distribution", "Sessions", "WalletUsers"]
+
+SessionState = Literal["all", "opened", "claimed", "validated"]
+_STATE_OPERATIONS = {
+    "all": "sessions_list_all",
+    "opened": "sessions_list_opened",
+    "claimed": "sessions_list_claimed",
+    "validated": "sessions_list_validated",
+}
+
+
+def _state_method(resource: SessionsResource, state: str) -> Any:
+    if state not in _STATE_OPERATIONS:
+        raise ValidationError(
+            f"state: must be one of {', '.join(_STATE_OPERATIONS)}, got {state!r}",
+            param="state",
+            rule="enum",
+        )
+    return getattr(resource, "list_" + ("all" if state == "all" else state))
+
+
+class Sessions(SessionsResource):
+    """Coupon sessions (v3): list by state, iterate every page, get, update, search, delete."""
+
+    async def list(
+        self,
+        *,
+        campaign: str,
+        state: SessionState = "all",
+        page: int | None = None,
+        start_date: date | str | None = None,
+        end_date: date | str | None = None,
+    ) -> models.CouponSessionListResponse:
+        """One page of a coupon's sessions: all of them, or only the opened, claimed or validated.
+
+        ``state`` picks the endpoint: campaign/data, /opens, /claims or /validations.
+        Dates are UTC, as a ``date``, a ``datetime`` (sent to the minute) or a string.
+        """
+        method = _state_method(self, state)
+        result: models.CouponSessionListResponse = await method(
+            campaign=campaign, page=page, start_date=start_date, end_date=end_date
+        )
+        return result
+
+    def iter(
+        self,
+        *,
+        campaign: str,
+        state: SessionState = "all",
+        start_date: date | str | None = None,
+        end_date: date | str | None = None,
+        start_page: int | None = None,
+        max_pages: int | None = None,
+        max_items: int | None = None,
+    ) -> AsyncPager[models.CouponSession]:
+        """Every session of every page (``async for s in ct.sessions.iter(campaign=...)``).
+
+        Holds one page at a time; ``.pages()`` iterates pages instead of sessions.
+        """
+        method = _state_method(self, state)
+        pagination = OPERATIONS[_STATE_OPERATIONS[state]].pagination
+        assert pagination is not None
+
+        async def fetch(page: int) -> Any:
+            return await method(
+                campaign=campaign, page=page, start_date=start_date, end_date=end_date
+            )
+
+        return AsyncPager(
+            fetch, pagination, start_page=start_page, max_pages=max_pages, max_items=max_items
+        )
+
+    async def search(
+        self,
+        *,
+        code: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+        campaign: str | None = None,
+    ) -> models.CouponSessionSearchResponse:
+        """Find sessions by custom validation code, phone or email (at least 5 characters).
+
+        With ``campaign``, searches that coupon only (campaignsession/search); without,
+        every coupon (couponsession/search).
+        """
+        if campaign is not None:
+            return await self.search_in_campaign(
+                campaign=campaign, code=code, phone=phone, email=email
+            )
+        return await super().search(code=code, phone=phone, email=email)
+
+
+class Distribution(DistributionResource):
+    """Sending coupons and web loyalty cards by email and SMS (v3)."""
+
+    async def send_coupon_email(
+        self,
+        *,
+        campaign: str,
+        email: str,
+        couponsession: str | None = None,
+        subject: str | None = None,
+        firstname: str | None = None,
+        lastname: str | None = None,
+        check_unique: bool | None = None,
+    ) -> models.SendResponse:
+        """Email a coupon (needs an email platform connected to the account)."""
+        return await self.send_email(
+            campaign=campaign,
+            email=email,
+            couponsession=couponsession,
+            subject=subject,
+            firstname=firstname,
+            lastname=lastname,
+            check_unique=check_unique,
+        )
+
+    async def send_loyalty_email(
+        self, *, loyaltycard: str, email: str, subject: str | None = None
+    ) -> models.SendResponse:
+        """Email a web loyalty card (needs an email platform connected to the account)."""
+        return await self.send_email(loyaltycard=loyaltycard, email=email, subject=subject)
+
+    async def send_coupon_sms(
+        self,
+        *,
+        campaign: str,
+        phone: str,
+        couponsession: str | None = None,
+        body: str | None = None,
+    ) -> models.SendResponse:
+        """Text a coupon to an E.164 phone number (needs an SMS platform connected)."""
+        return await self.send_sms(
+            campaign=campaign, phone=phone, couponsession=couponsession, body=body
+        )
+
+    async def send_loyalty_sms(
+        self, *, loyaltycard: str, phone: str, body: str | None = None
+    ) -> models.SendResponse:
+        """Text a web loyalty card to an E.164 phone number (needs an SMS platform connected)."""
+        return await self.send_sms(loyaltycard=loyaltycard, phone=phone, body=body)
+
+
+class WalletUsers(WalletUsersResource):
+    """Wallet loyalty card users (v4): list, iterate, get, create, stamps, rewards, void, delete."""
+
+    async def list(
+        self,
+        card_id: int,
+        *,
+        page: int | None = None,
+        per_page: int | None = None,
+        include_voided: bool | None = None,
+        keyword: str | None = None,
+        strict: bool | None = None,
+        pagination: models.WalletUserPagination | Any | None = None,
+        filter: models.WalletUserFilter | Any | None = None,
+    ) -> builtins.list[models.WalletUser]:
+        """One page of a card's users, optionally filtered by ``keyword`` (exact with ``strict``).
+
+        ``page`` and ``per_page`` fill the request's ``pagination`` object, ``keyword``
+        and ``strict`` its ``filter`` (or pass those objects whole).
+        """
+        if pagination is None and (page is not None or per_page is not None):
+            pagination = models.WalletUserPagination(page=page, per_page=per_page)
+        if filter is None and (keyword is not None or strict is not None):
+            filter = models.WalletUserFilter(keyword=keyword, strict=strict)
+        return await super().list(
+            card_id, pagination=pagination, filter=filter, include_voided=include_voided
+        )
+
+    def iter(
+        self,
+        card_id: int,
+        *,
+        per_page: int | None = None,
+        include_voided: bool | None = None,
+        keyword: str | None = None,
+        strict: bool | None = None,
+        start_page: int | None = None,
+        max_pages: int | None = None,
+        max_items: int | None = None,
+    ) -> AsyncPager[models.WalletUser]:
+        """Every user of a card, page after page (``async for u in ct.wallet_users.iter(1)``).
+
+        Holds one page at a time; ``.pages()`` iterates pages instead of users.
+        """
+        pagination = OPERATIONS["wallet_users_list"].pagination
+        assert pagination is not None
+        size = per_page or pagination.page_size
+
+        async def fetch(page: int) -> Any:
+            return await self.list(
+                card_id,
+                page=page,
+                per_page=size,
+                include_voided=include_voided,
+                keyword=keyword,
+                strict=strict,
+            )
+
+        return AsyncPager(
+            fetch,
+            pagination,
+            start_page=start_page,
+            requested_page_size=size,
+            max_pages=max_pages,
+            max_items=max_items,
+        )
+
+
+class Directories(DirectoriesResource):
+    """Directories (v3): list, get, campaigns, registered users, categories."""
+
+    def iter_users(
+        self,
+        *,
+        directory: str,
+        start_page: int | None = None,
+        max_pages: int | None = None,
+        max_items: int | None = None,
+    ) -> AsyncPager[models.DirectoryUser]:
+        """Every registered user of a directory, page after page (100 a page)."""
+        pagination = OPERATIONS["directories_users"].pagination
+        assert pagination is not None
+
+        async def fetch(page: int) -> Any:
+            return await self.users(directory=directory, page=page)
+
+        return AsyncPager(
+            fetch, pagination, start_page=start_page, max_pages=max_pages, max_items=max_items
+        )

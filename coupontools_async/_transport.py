@@ -1,0 +1,345 @@
+"""Retry middleware (an httpx transport wrapper), request logging and header redaction.
+
+The policy is DESIGN.md's "Retries":
+
+- retried: connection errors, 408, 429, 500, 502, 503, 504; never another 4xx, and never
+  a v3 ``failed`` envelope, whatever its HTTP status;
+- an operation with ``x-idempotent: false`` (create, send, add stamps, use rewards) is
+  retried only when the request cannot have reached the server: a connect error, a 429,
+  or a 503 that says Retry-After. Never after a read timeout or a dropped answer;
+- backoff is exponential from 0.5 s, capped at 8 s, with jitter; a Retry-After (seconds
+  or HTTP date) is obeyed up to ``max_retry_after``, past which the answer is returned
+  and the client raises :class:`~coupontools_async.RateLimitError` with ``.retry_after``;
+- one overall deadline bounds every attempt and every wait of a call;
+- each retry logs one WARNING on the ``coupontools_async`` logger and calls ``on_retry``.
+
+Why hand-written rather than stamina or tenacity: whether to retry depends on the
+answer (status, Retry-After, a v3 envelope inside a 5xx) and on the operation being
+called (its idempotency travels in the request's extensions), and tests drive the waits
+through an injected clock. Both libraries retry a *function* on *exceptions*: using them
+would mean turning responses into exceptions and back, threading idempotency through a
+closure, and still writing the Retry-After and deadline rules by hand — more code than
+the bookkeeping below, plus a dependency. stamina's test switch is also process-global,
+where ours is per client.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import anyio
+import attrs
+import httpx
+
+from ._envelope import is_v3_failure, parse_retry_after
+
+__all__ = [
+    "CALL_CONTEXT",
+    "SAFE_HEADERS",
+    "CallContext",
+    "DeadlineExceeded",
+    "RetryEvent",
+    "RetryPolicy",
+    "RetryTransport",
+    "redact_headers",
+]
+
+logger = logging.getLogger("coupontools_async")
+
+CALL_CONTEXT = "coupontools"
+"""Key of the :class:`CallContext` in ``httpx.Request.extensions``."""
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+# Errors after which the request certainly never reached the server.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Errors worth another attempt at all (a malformed URL or a proxy refusal are not).
+_RETRYABLE_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+SAFE_HEADERS = frozenset(
+    {
+        "accept",
+        "accept-encoding",
+        "content-length",
+        "content-type",
+        "date",
+        "host",
+        "retry-after",
+        "server",
+        "user-agent",
+        "x-request-id",
+        "request-id",
+    }
+)
+"""Headers whose values may be logged. Everything else is logged as ``[redacted]``:
+an allowlist, so a credential header added tomorrow is hidden too."""
+
+
+def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Headers fit for a log line: values outside :data:`SAFE_HEADERS` are redacted."""
+    return {
+        name: value if name.lower() in SAFE_HEADERS else "[redacted]" for name, value in headers
+    }
+
+
+class DeadlineExceeded(httpx.TimeoutException):
+    """The overall deadline of a call ran out (the client raises APITimeoutError)."""
+
+
+@attrs.frozen(kw_only=True)
+class RetryEvent:
+    """What ``on_retry`` is told before each retry."""
+
+    operation: str
+    """``"POST /v3/coupon/info"``."""
+    operation_id: str | None
+    """The spec's operationId (``"coupons_get"``), when the call came from the client."""
+    attempt: int
+    """The attempt that failed, from 1."""
+    reason: str
+    """``"HTTP 503"``, ``"ConnectError"``, ..."""
+    delay: float
+    """Seconds waited before the next attempt."""
+    status_code: int | None = None
+
+
+OnRetry = Callable[[RetryEvent], Any]
+"""A hook called (or awaited, if it returns an awaitable) before every retry."""
+
+
+def _default_sleep(seconds: float) -> Awaitable[None]:
+    return anyio.sleep(seconds)
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How often and how long to retry. Immutable; derive variants with :func:`attrs.evolve`."""
+
+    max_retries: int = 3
+    """Retries after the first attempt (0 disables retrying)."""
+    backoff_initial: float = 0.5
+    backoff_max: float = 8.0
+    jitter: float = 0.5
+    """Each wait is the exponential step times a random factor in ``[1 - jitter, 1]``."""
+    max_retry_after: float = 60.0
+    """A longer Retry-After is not waited for: the error is raised with ``.retry_after``."""
+    deadline: float | None = 120.0
+    """Seconds for all attempts and waits of one call together (None: no deadline)."""
+    sleep: Callable[[float], Awaitable[None]] = _default_sleep
+    """How to wait: ``anyio.sleep``; tests and simulations pass a fake."""
+    clock: Callable[[], float] = time.monotonic
+    """Seconds from an arbitrary origin, for the deadline; paired with ``sleep``."""
+    random: Callable[[], float] = random.random
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (from 1)."""
+        step = min(self.backoff_max, self.backoff_initial * (2.0 ** (attempt - 1)))
+        factor: float = 1.0 - self.jitter * self.random()
+        return step * factor
+
+    @property
+    def real_time(self) -> bool:
+        """True when the clock is the real one (the deadline can then also cut a hung attempt)."""
+        return self.clock is time.monotonic
+
+
+@attrs.define(kw_only=True)
+class CallContext:
+    """Per-call facts the client puts in ``request.extensions`` for the retry layer."""
+
+    operation: str
+    operation_id: str | None = None
+    idempotent: bool = True
+    policy: RetryPolicy | None = None
+    on_retry: OnRetry | None = None
+    attempts: int = 0
+    """Filled in by the retry layer: how many attempts the call took."""
+
+
+class RetryTransport(httpx.AsyncBaseTransport):
+    """An httpx transport that retries through ``inner`` by the policy above.
+
+    Use it like any transport: ``httpx.AsyncClient(transport=RetryTransport(inner))``.
+    Per-call settings come from a :class:`CallContext` in ``request.extensions``; a
+    request without one (a plain httpx call) is treated as idempotent only for GET,
+    HEAD, OPTIONS, PUT and DELETE.
+    """
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport | None = None,
+        *,
+        policy: RetryPolicy | None = None,
+        on_retry: OnRetry | None = None,
+    ) -> None:
+        self.inner = inner if inner is not None else httpx.AsyncHTTPTransport()
+        self.policy = policy or RetryPolicy()
+        self.on_retry = on_retry
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request``, retrying as the policy allows."""
+        return await send_with_retries(
+            request,
+            self.inner.handle_async_request,
+            policy=self.policy,
+            on_retry=self.on_retry,
+        )
+
+    async def aclose(self) -> None:
+        """Close the wrapped transport."""
+        await self.inner.aclose()
+
+
+async def send_with_retries(
+    request: httpx.Request,
+    send: Callable[[httpx.Request], Awaitable[httpx.Response]],
+    *,
+    policy: RetryPolicy,
+    on_retry: OnRetry | None = None,
+) -> httpx.Response:
+    """Send through ``send`` until an answer that should not be retried, or give up.
+
+    Returns the last response (the caller turns an error status into an exception) or
+    raises the last transport error.
+    """
+    ctx = request.extensions.get(CALL_CONTEXT)
+    if not isinstance(ctx, CallContext):
+        ctx = CallContext(
+            operation=f"{request.method} {request.url.path}",
+            idempotent=request.method in ("GET", "HEAD", "OPTIONS", "PUT", "DELETE"),
+        )
+    policy = ctx.policy or policy
+    on_retry = ctx.on_retry or on_retry
+    started = policy.clock()
+    attempt = 0
+    while True:
+        attempt += 1
+        ctx.attempts = attempt
+        before = policy.clock()
+        try:
+            response = await _attempt(request, send, policy, started)
+        except _RETRYABLE_ERRORS as exc:
+            _log_failure(ctx, attempt, exc, policy.clock() - before)
+            reached = not isinstance(exc, _NOT_SENT)
+            if isinstance(exc, DeadlineExceeded) or attempt > policy.max_retries:
+                raise
+            if reached and not ctx.idempotent:
+                raise  # the server may have acted on it: never send a write twice
+            delay = policy.backoff(attempt)
+            if not _fits(policy, started, delay):
+                raise
+            await _before_retry(ctx, policy, on_retry, attempt, type(exc).__name__, delay, None)
+            continue
+
+        status = response.status_code
+        _log_response(ctx, attempt, request, response, policy.clock() - before)
+        if status not in RETRY_STATUSES or attempt > policy.max_retries:
+            return response
+        await response.aread()
+        if is_v3_failure(response.content):
+            return response  # the server decided; asking again changes nothing
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        not_processed = status == 429 or (status == 503 and retry_after is not None)
+        if not ctx.idempotent and not not_processed:
+            return response
+        if retry_after is not None and retry_after > policy.max_retry_after:
+            return response
+        delay = retry_after if retry_after is not None else policy.backoff(attempt)
+        if not _fits(policy, started, delay):
+            return response
+        await response.aclose()
+        await _before_retry(ctx, policy, on_retry, attempt, f"HTTP {status}", delay, status)
+
+
+async def _attempt(
+    request: httpx.Request,
+    send: Callable[[httpx.Request], Awaitable[httpx.Response]],
+    policy: RetryPolicy,
+    started: float,
+) -> httpx.Response:
+    if policy.deadline is None or not policy.real_time:
+        return await send(request)
+    remaining = policy.deadline - (policy.clock() - started)
+    if remaining <= 0:
+        raise DeadlineExceeded(f"deadline of {policy.deadline:g} s exceeded", request=request)
+    with anyio.move_on_after(remaining) as scope:
+        response = await send(request)
+        if response.status_code in RETRY_STATUSES:
+            await response.aread()  # read inside the deadline too
+        return response
+    if scope.cancelled_caught:
+        raise DeadlineExceeded(f"deadline of {policy.deadline:g} s exceeded", request=request)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _fits(policy: RetryPolicy, started: float, delay: float) -> bool:
+    if policy.deadline is None:
+        return True
+    return (policy.clock() - started) + delay < policy.deadline
+
+
+async def _before_retry(
+    ctx: CallContext,
+    policy: RetryPolicy,
+    on_retry: OnRetry | None,
+    attempt: int,
+    reason: str,
+    delay: float,
+    status: int | None,
+) -> None:
+    logger.warning(
+        "Retrying %s after %s (attempt %d of %d) in %.2f s",
+        ctx.operation,
+        reason,
+        attempt,
+        policy.max_retries + 1,
+        delay,
+    )
+    if on_retry is not None:
+        result = on_retry(
+            RetryEvent(
+                operation=ctx.operation,
+                operation_id=ctx.operation_id,
+                attempt=attempt,
+                reason=reason,
+                delay=delay,
+                status_code=status,
+            )
+        )
+        if inspect.isawaitable(result):
+            await result
+    await policy.sleep(delay)
+
+
+def _log_response(
+    ctx: CallContext,
+    attempt: int,
+    request: httpx.Request,
+    response: httpx.Response,
+    elapsed: float,
+) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "%s -> %d (%.1f ms, attempt %d) request headers %s",
+            ctx.operation,
+            response.status_code,
+            elapsed * 1000,
+            attempt,
+            redact_headers(request.headers.items()),
+        )
+
+
+def _log_failure(ctx: CallContext, attempt: int, exc: Exception, elapsed: float) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "%s -> %s (%.1f ms, attempt %d)",
+            ctx.operation,
+            type(exc).__name__,
+            elapsed * 1000,
+            attempt,
+        )

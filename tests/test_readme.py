@@ -1,0 +1,121 @@
+"""The README's examples run as written (against a mocked API), on asyncio and trio."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import httpx
+import pytest
+import respx
+
+from coupontools_async._generated import OPERATIONS, Operation
+from tests._samples import minimal_answer
+from tests._spec import ROOT
+
+BLOCK = re.compile(r"<!-- readme-test: ([\w-]+) -->\n```python\n(.*?)```", re.S)
+EXAMPLES = dict(BLOCK.findall((ROOT / "README.md").read_text(encoding="utf-8")))
+
+Handler = Callable[[httpx.Request], httpx.Response | None]
+
+
+def _route_table() -> list[tuple[re.Pattern[str], Operation[Any]]]:
+    table = []
+    # Literal paths first: ".../stats/bulk" must not be taken for ".../stats/{user_id}".
+    for op in sorted(OPERATIONS.values(), key=lambda o: o.path.count("{")):
+        pattern = re.sub(r"\\{\w+\\}", "[^/]+", re.escape(op.path))
+        table.append((re.compile(f"{op.method} {pattern}$"), op))
+    return table
+
+
+ROUTES = _route_table()
+
+
+def documented_answer(request: httpx.Request) -> httpx.Response:
+    """The documented (or minimal) answer of whichever operation the request calls."""
+    key = f"{request.method} {request.url.path}"
+    for pattern, op in ROUTES:
+        if pattern.match(key):
+            return httpx.Response(200, **minimal_answer(op))
+    return httpx.Response(404, json={"message": f"no such route {key}"})
+
+
+def failure(code: int, text: str) -> httpx.Response:
+    return httpx.Response(
+        200,
+        json={
+            "status": {"status": "failed"},
+            "errors": {"error_code": [code], "error_message_description": [text]},
+        },
+    )
+
+
+def special_answers(name: str) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response | None:
+        path = request.url.path
+        if name == "errors":
+            if path == "/v3/coupon/info":
+                return failure(502, "Campaign ID not found")
+            if path == "/v3/couponsession/update":
+                return failure(358, "This session was already validated")
+            if path == "/v4/loyalty/loyalty-cards":
+                raise httpx.ConnectError("connection refused")
+        return None
+
+    return handler
+
+
+EXPECTED_OUTPUT = {
+    "shared-client": ["has", "stamps"],
+    "pagination": ["claimed sessions:", "page 1 has", "directory users"],
+    "errors": [
+        "(502,) ('Campaign ID not found',)",
+        "502 Campaign ID not found (POST /v3/coupon/info)",
+        "already done: 358",
+        "phone e164",
+        "unreachable:",
+    ],
+    "retries": [],
+    "raw": ["200 application/json"],
+}
+
+
+def test_every_readme_example_is_tested() -> None:
+    assert set(EXAMPLES) == set(EXPECTED_OUTPUT)
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("name", sorted(EXPECTED_OUTPUT))
+def test_readme_example_runs(
+    name: str,
+    backend: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("COUPONTOOLS_CLIENT_ID", "readme-id")
+    monkeypatch.setenv("COUPONTOOLS_CLIENT_SECRET", "readme-secret")
+    monkeypatch.delenv("COUPONTOOLS_BASE_URL", raising=False)
+
+    async def instant(_: float) -> None:
+        await anyio.lowlevel.checkpoint()
+
+    monkeypatch.setattr(anyio, "sleep", instant)  # retry waits in the examples
+    special = special_answers(name)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return special(request) or documented_answer(request)
+
+    source = EXAMPLES[name]
+    body, run_line = source.rstrip().rsplit("\n", 1)
+    assert run_line.startswith("anyio.run(main")
+    namespace: dict[str, Any] = {"__name__": "readme_example"}
+    with respx.mock(assert_all_called=False) as mock:
+        mock.route(host="api.coupontools.com").mock(side_effect=answer)
+        exec(compile(body, f"README.md:{name}", "exec"), namespace)
+        anyio.run(namespace["main"], backend=backend)
+    out = capsys.readouterr().out
+    for text in EXPECTED_OUTPUT[name]:
+        assert text in out, f"{name}: {text!r} not in output:\n{out}"
