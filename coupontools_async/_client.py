@@ -15,7 +15,7 @@ import httpx
 
 from ._convert import structure
 from ._envelope import decode
-from ._generated import Operation
+from ._generated import Operation, api
 from ._generated.api.coupons import CouponsResource
 from ._generated.api.email import EmailResource
 from ._generated.api.loyalty_cards import LoyaltyCardsResource
@@ -168,21 +168,7 @@ class AsyncClient:
         on_retry: called (or awaited) with a ``RetryEvent`` before every retry.
     """
 
-    _GROUPS = (
-        "coupons",
-        "sessions",
-        "single_use",
-        "distribution",
-        "loyalty_cards",
-        "loyalty_users",
-        "sms",
-        "email",
-        "subaccounts",
-        "directories",
-        "wallet_cards",
-        "wallet_users",
-        "webhooks",
-    )
+    _GROUPS = tuple(api.__all__)  # the spec's tags: every resource group
 
     coupons: CouponsResource
     sessions: Sessions

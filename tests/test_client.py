@@ -428,3 +428,30 @@ def test_repr_shows_the_base_url_and_never_a_secret() -> None:
     assert repr(ct) == f"AsyncClient(base_url={BASE!r})"
     assert CLIENT_SECRET not in repr(vars(ct))
     assert CLIENT_ID not in repr(vars(ct))
+
+
+def test_every_resource_group_of_the_spec_is_on_the_client() -> None:
+    from coupontools_async._generated import api
+
+    ct = make_client()
+    for group in api.__all__:
+        resource = getattr(ct, group)
+        assert resource.__class__.__doc__, group
+    assert ct.sessions.iter and ct.wallet_users.iter and ct.directories.iter_users
+
+
+async def test_debug_logging_shows_one_line_per_request_with_headers_allowlisted(
+    mock: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    mock.get("/v4/loyalty/loyalty-cards").respond(200, json=[])
+    with caplog.at_level("DEBUG", logger="coupontools_async"):
+        async with make_client() as ct:
+            await ct.wallet_cards.list()
+    lines = [r.getMessage() for r in caplog.records if r.name == "coupontools_async"]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line.startswith("GET /v4/loyalty/loyalty-cards -> 200 (")
+    assert "attempt 1" in line
+    assert "'x-api-secret': '[redacted]'" in line
+    assert "'accept': 'application/json'" in line
+    assert CLIENT_SECRET not in line
