@@ -437,7 +437,9 @@ def test_every_resource_group_of_the_spec_is_on_the_client() -> None:
     for group in api.__all__:
         resource = getattr(ct, group)
         assert resource.__class__.__doc__, group
-    assert ct.sessions.iter and ct.wallet_users.iter and ct.directories.iter_users
+    for name in ("sessions.iter", "wallet_users.iter", "directories.iter_users"):
+        group, method = name.split(".")
+        assert callable(getattr(getattr(ct, group), method)), name
 
 
 async def test_debug_logging_shows_one_line_per_request_with_headers_allowlisted(
