@@ -19,13 +19,12 @@ from ._generated import Operation, api
 from ._generated.api.coupons import CouponsResource
 from ._generated.api.email import EmailResource
 from ._generated.api.loyalty_cards import LoyaltyCardsResource
-from ._generated.api.loyalty_users import LoyaltyUsersResource
 from ._generated.api.single_use import SingleUseResource
 from ._generated.api.sms import SmsResource
 from ._generated.api.subaccounts import SubaccountsResource
 from ._generated.api.wallet_cards import WalletCardsResource
 from ._generated.api.webhooks import WebhooksResource
-from ._resources import Directories, Distribution, Sessions, WalletUsers
+from ._resources import Directories, Distribution, LoyaltyUsers, Sessions, WalletUsers
 from ._transport import (
     CALL_CONTEXT,
     CallContext,
@@ -175,7 +174,7 @@ class AsyncClient:
     single_use: SingleUseResource
     distribution: Distribution
     loyalty_cards: LoyaltyCardsResource
-    loyalty_users: LoyaltyUsersResource
+    loyalty_users: LoyaltyUsers
     sms: SmsResource
     email: EmailResource
     subaccounts: SubaccountsResource
@@ -251,7 +250,7 @@ class AsyncClient:
         self.single_use = SingleUseResource(self)
         self.distribution = Distribution(self)
         self.loyalty_cards = LoyaltyCardsResource(self)
-        self.loyalty_users = LoyaltyUsersResource(self)
+        self.loyalty_users = LoyaltyUsers(self)
         self.sms = SmsResource(self)
         self.email = EmailResource(self)
         self.subaccounts = SubaccountsResource(self)
@@ -259,6 +258,17 @@ class AsyncClient:
         self.wallet_cards = WalletCardsResource(self)
         self.wallet_users = WalletUsers(self)
         self.webhooks = WebhooksResource(self)
+
+    @classmethod
+    def sandbox(cls, seed: int = 0, *, sessions: int = 2000, **kwargs: Any) -> AsyncClient:
+        """A client talking, in process, to a new seeded sandbox (no account, no network).
+
+        ``async with AsyncClient.sandbox() as ct: ...``. To inspect the sandbox's state or
+        inject faults, create it yourself: ``sb = Sandbox.seeded(); ct = sb.client()``.
+        """
+        from .sandbox import Sandbox
+
+        return Sandbox.seeded(seed, sessions=sessions).client(**kwargs)
 
     # ------------------------------------------------------------------ variants
 

@@ -10,18 +10,24 @@ the four ``send_*`` spellings of ``send/email`` and ``send/sms``, the flat
 from __future__ import annotations
 
 import builtins
+import os
+from collections.abc import AsyncIterable, Iterable
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._generated import OPERATIONS, models
 from ._generated.api.directories import DirectoriesResource
 from ._generated.api.distribution import DistributionResource
+from ._generated.api.loyalty_users import LoyaltyUsersResource
 from ._generated.api.sessions import SessionsResource
 from ._generated.api.wallet_users import WalletUsersResource
 from ._pagination import AsyncPager
 from .errors import ValidationError
 
-__all__ = ["Directories", "Distribution", "Sessions", "WalletUsers"]
+if TYPE_CHECKING:
+    from .bulk import ImportReport, ProgressHook
+
+__all__ = ["Directories", "Distribution", "LoyaltyUsers", "Sessions", "WalletUsers"]
 
 SessionState = Literal["all", "opened", "claimed", "validated"]
 _STATE_OPERATIONS = {
@@ -229,6 +235,60 @@ class WalletUsers(WalletUsersResource):
             requested_page_size=size,
             max_pages=max_pages,
             max_items=max_items,
+        )
+
+    async def import_users(
+        self,
+        card_id: int,
+        rows: Iterable[Any] | AsyncIterable[Any],
+        *,
+        concurrency: int = 8,
+        batch_size: int = 100,
+        journal: str | os.PathLike[str] | None = None,
+        on_progress: ProgressHook | None = None,
+        key: str = "email",
+    ) -> ImportReport:
+        """Import many users into a card: batched, bounded, exactly once, resumable.
+
+        ``rows``: dicts or models, from any (async) iterable, or a streaming reader such
+        as ``coupontools_async.bulk.read_csv(path)``. See :mod:`coupontools_async.bulk`.
+        """
+        from .bulk import import_wallet_users
+
+        return await import_wallet_users(
+            self._client,  # type: ignore[arg-type]
+            card_id,
+            rows,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            journal=journal,
+            on_progress=on_progress,
+            key=key,
+        )
+
+
+class LoyaltyUsers(LoyaltyUsersResource):
+    """Web loyalty card users (v3): create, link, list, search, update points, import."""
+
+    async def import_users(
+        self,
+        *,
+        loyaltycard: str,
+        rows: Iterable[Any] | AsyncIterable[Any],
+        concurrency: int = 8,
+        journal: str | os.PathLike[str] | None = None,
+        on_progress: ProgressHook | None = None,
+    ) -> ImportReport:
+        """Create and link one user per row, exactly once; see :mod:`coupontools_async.bulk`."""
+        from .bulk import import_loyalty_users
+
+        return await import_loyalty_users(
+            self._client,  # type: ignore[arg-type]
+            loyaltycard,
+            rows,
+            concurrency=concurrency,
+            journal=journal,
+            on_progress=on_progress,
         )
 
 

@@ -47,5 +47,6 @@ class SandboxState:
         """The emitted event with this id, or None."""
         for event in reversed(self.events):
             if event.get("id") == event_id:
-                return event
+                found: dict[str, Any] = event
+                return found
         return None

@@ -1,0 +1,7 @@
+"""``python -m coupontools_async`` is the ``coupontools`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,610 @@
+"""Sandbox domains: subaccounts (``/v4/subaccount*``, v3 envelope) and directories (v3).
+
+Payloads use the wire names of the spec's ``Subaccount*``, ``Directory*`` and
+``Category*`` schemas. Almost none of these answers is documented (FACTS.md names the
+endpoints and a few errors); the choices are said in a comment next to the code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import string
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._core import Call, fail, handles
+
+if TYPE_CHECKING:
+    from ._state import SandboxState
+
+__all__ = [
+    "AccountState",
+    "Category",
+    "Directory",
+    "DirectoryUser",
+    "Subaccount",
+    "seed",
+]
+
+_SUBACCOUNT_FIELDS = (
+    "email",
+    "package",
+    "status",
+    "first_name",
+    "last_name",
+    "country",
+    "company_name",
+    "expiry_date",
+)
+_DIRECTORY_NOT_FOUND = "Directory ID not found"
+_SUBACCOUNT_NOT_FOUND = "Subaccount not found"
+_CODE_ALPHABET = string.ascii_lowercase + string.digits
+_SEED_EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def _ts(moment: datetime | None) -> str | None:
+    """A v3 timestamp, ``yyyy-MM-dd HH:mm:ss`` UTC (None stays None: answered as "")."""
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _code(seed: str, length: int) -> str:
+    """A deterministic lowercase code derived from ``seed``."""
+    number = int.from_bytes(hashlib.sha256(seed.encode()).digest(), "big")
+    chars = []
+    for _ in range(length):
+        number, rest = divmod(number, len(_CODE_ALPHABET))
+        chars.append(_CODE_ALPHABET[rest])
+    return "".join(chars)
+
+
+# ------------------------------------------------------------------------ subaccounts
+
+
+@attrs.define(kw_only=True)
+class Subaccount:
+    """A subaccount of the agency account (``sub_...``)."""
+
+    id: str = ""
+    email: str = ""
+    password_sha256: str | None = None
+    """None: created without a password, so the subaccount got the configuration email."""
+    package: str = ""
+    status: str = "customer"
+    first_name: str = ""
+    last_name: str = ""
+    country: str = ""
+    company_name: str = ""
+    expiry_date: str | None = None
+    language: str = "en"
+    currency: str = "EUR"
+    lastlogin: datetime | None = None
+    amountlogin: int = 0
+    max_campaigns: int = 10
+    campaigns: list[dict[str, str]] = attrs.Factory(list)
+    """``SubaccountCampaign`` wire objects (``ID``, ``code``, ``url``, ``status``)."""
+    api_key: str = ""
+    api_secret: str = ""
+    webhook_endpoint: str = ""
+    access_dashboard: bool = True
+    access_directory: bool = False
+    created_at: datetime = _SEED_EPOCH
+
+    def payload(self) -> dict[str, Any]:
+        """The ``Subaccount`` wire object."""
+        return {
+            "ID": self.id,
+            "email": self.email,
+            # The public example has a username; we make it the email, the login there.
+            "username": self.email,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "company_name": self.company_name,
+            "country": self.country,
+            "status": self.status,
+            "package": self.package,
+            "language": self.language,
+            "currency": self.currency,
+            "lastlogin": _ts(self.lastlogin),
+            "amountlogin": self.amountlogin,
+            "max_campaigns": self.max_campaigns,
+            "has_campaigns": len(self.campaigns),
+            "expiry_date": self.expiry_date,
+            "api_key": self.api_key,
+            "api_secret": self.api_secret,
+            "webhook_endpoint": self.webhook_endpoint,
+            "access_dashboard": self.access_dashboard,
+            "access_directory": self.access_directory,
+            "campaigns": [dict(c) for c in self.campaigns],
+        }
+
+
+# ------------------------------------------------------------------------ directories
+
+
+@attrs.define(kw_only=True)
+class DirectoryUser:
+    """A user registered in a directory (``reg_...``)."""
+
+    id: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    birthday: str | None = None
+    email: str = ""
+    phone: str = ""
+    created_at: datetime = _SEED_EPOCH
+    payment_status: str = "unpaid"
+
+    def payload(self) -> dict[str, Any]:
+        """The ``DirectoryUser`` wire object."""
+        return {
+            "ID": self.id,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "birthday": self.birthday,
+            "email": self.email,
+            "phone": self.phone,
+            "created_at": _ts(self.created_at),
+            "payment_status": self.payment_status,
+        }
+
+
+@attrs.define(kw_only=True)
+class Directory:
+    """A directory (``dir_...``): its campaigns and its registered users."""
+
+    id: str = ""
+    code: str = ""
+    name: str = ""
+    status: str = "active"
+    campaigns: list[dict[str, str]] = attrs.Factory(list)
+    """``DirectoryCampaign`` wire objects. The sandbox keeps its own list: the coupons
+    domain is not consulted, so these ids need not be coupons of the sandbox."""
+    users: dict[str, DirectoryUser] = attrs.Factory(dict)
+    """Registered users by id, oldest registration first."""
+    order: list[str] = attrs.Factory(list)
+    """User ids, oldest registration first (pages are cut from its end)."""
+
+    @property
+    def url(self) -> str:
+        """The directory's public URL (not documented; shaped like the coupon URLs)."""
+        return f"https://www.digicpn.com/d/{self.code}"
+
+    def payload(self) -> dict[str, Any]:
+        """The ``Directory`` wire object."""
+        return {
+            "ID": self.id,
+            "code": self.code,
+            "name": self.name,
+            "url": self.url,
+            "status": self.status,
+        }
+
+    def register(self, user: DirectoryUser) -> DirectoryUser:
+        """Add a newly registered user (the newest)."""
+        self.users[user.id] = user
+        self.order.append(user.id)
+        return user
+
+
+@attrs.define(kw_only=True)
+class Category:
+    """A directory category (``cat_...``), at level 1, 2 or 3."""
+
+    id: str = ""
+    name: str = ""
+    parent: str | None = None
+    level: int = 1
+
+    def payload(self) -> dict[str, Any]:
+        """The ``Category`` wire object (``parent`` answered "" for a top category)."""
+        return {"ID": self.id, "name": self.name, "parent": self.parent}
+
+
+@attrs.define(kw_only=True)
+class AccountState:
+    """Subaccounts, directories with their users and campaigns, and categories."""
+
+    subaccounts: dict[str, Subaccount] = attrs.Factory(dict)
+    subaccount_by_email: dict[str, str] = attrs.Factory(dict)
+    """Lowercased email → subaccount id: an email is unique (304)."""
+    reset_urls: dict[str, str] = attrs.Factory(dict)
+    """Password reset token → subaccount id, every one handed out."""
+    sso_tokens: dict[str, str] = attrs.Factory(dict)
+    """Single sign on token → subaccount id, every one handed out."""
+    directories: dict[str, Directory] = attrs.Factory(dict)
+    categories: dict[str, Category] = attrs.Factory(dict)
+    app_url: str = "https://app.coupontools.com"
+    whitelabel_url: str = "https://coupons.example.com"
+    """The agency's white label domain (``url_whitelabel`` of subaccount/sso)."""
+    next_subaccount: int = 3427
+    next_directory: int = 12345
+    next_registration: int = 5025
+    next_category: int = 100
+    next_campaign: int = 1026090
+    tokens: random.Random = attrs.field(factory=lambda: random.Random(0), repr=False, eq=False)
+    """Source of tokens and generated API keys: fresh on every call, the same run after run."""
+
+    def token(self) -> str:
+        """A fresh 32-character token."""
+        return f"{self.tokens.getrandbits(128):032x}"
+
+    def add_subaccount(self, sub: Subaccount) -> Subaccount:
+        """Store ``sub`` under the next id, with generated API credentials."""
+        sub.id = f"sub_{self.next_subaccount}"
+        self.next_subaccount += 1
+        sub.api_key = sub.api_key or f"ak_{self.token()[:20]}"
+        sub.api_secret = sub.api_secret or f"as_{self.token()}"
+        self.subaccounts[sub.id] = sub
+        self.subaccount_by_email[sub.email.lower()] = sub.id
+        return sub
+
+    def add_directory(self, name: str, *, status: str = "active") -> Directory:
+        """A new directory with the next id."""
+        directory_id = f"dir_{self.next_directory}"
+        self.next_directory += 1
+        directory = Directory(
+            id=directory_id, code=_code(directory_id, 6), name=name, status=status
+        )
+        self.directories[directory_id] = directory
+        return directory
+
+    def add_campaign(self, name: str, *, status: str = "active") -> dict[str, str]:
+        """A campaign wire object with the next ``cam_`` id (for directories, subaccounts)."""
+        campaign_id = f"cam_{self.next_campaign}"
+        self.next_campaign += 1
+        code = _code(campaign_id, 6)
+        return {
+            "ID": campaign_id,
+            "code": code,
+            "name": name,
+            "url": f"https://www.digicpn.com/p/{code}",
+            "status": status,
+        }
+
+    def new_user(self) -> str:
+        """The next ``reg_`` id."""
+        user_id = f"reg_{self.next_registration}"
+        self.next_registration += 1
+        return user_id
+
+    def add_category(self, name: str, parent: Category | None = None) -> Category:
+        """A new category under ``parent`` (a top category without)."""
+        category = Category(
+            id=f"cat_{self.next_category}",
+            name=name,
+            parent=parent.id if parent else None,
+            level=parent.level + 1 if parent else 1,
+        )
+        self.next_category += 1
+        self.categories[category.id] = category
+        return category
+
+
+def _digest(password: Any) -> str:
+    """Only a digest of a password is kept, so a state dump never shows one."""
+    return hashlib.sha256(str(password).encode()).hexdigest()
+
+
+def _subaccount(call: Call, message: str = _SUBACCOUNT_NOT_FOUND) -> Subaccount:
+    sub = call.state.account.subaccounts.get(str(call.arg("subaccount", "")))
+    if sub is None:
+        fail(510, message)
+    return sub
+
+
+def _check_email(call: Call, email: str, *, owner: str | None = None) -> None:
+    """305 for a malformed address (the core checks the format first; this is a backstop),
+    304 when another subaccount has it (any case)."""
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or " " in email:
+        fail(305, "Email address is not valid")
+    holder = call.state.account.subaccount_by_email.get(email.lower())
+    if holder is not None and holder != owner:
+        fail(304, "Email already exists")
+
+
+def _check_expiry(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        fail(303, "Invalid format in parameter: expiry_date. Required format: yyyy-MM-dd")
+    if len(text) != 10:
+        fail(303, "Invalid format in parameter: expiry_date. Required format: yyyy-MM-dd")
+    return text
+
+
+@handles("subaccounts_list")
+def subaccounts_list(call: Call) -> dict[str, Any]:
+    """Every subaccount, oldest first."""
+    subs = call.state.account.subaccounts.values()
+    return {"amount_of_subaccounts": len(subs), "subaccounts": [s.payload() for s in subs]}
+
+
+@handles("subaccounts_get")
+def subaccounts_get(call: Call) -> dict[str, Any]:
+    """One subaccount; an unknown id is 510 (FACTS.md: subaccount not found)."""
+    return {"subaccount": _subaccount(call).payload()}
+
+
+@handles("subaccounts_create")
+def subaccounts_create(call: Call) -> dict[str, Any]:
+    """A new subaccount; emits ``subaccount_created`` with its account data.
+
+    Undocumented defaults: status ``customer``, no package, 10 campaigns at most.
+    """
+    state = call.state.account
+    email = str(call.arg("email", "")).strip()
+    if not email:
+        fail(200, "Missing parameter: email")
+    _check_email(call, email)
+    expiry = _check_expiry(call.arg("expiry_date"))
+    password = call.arg("password")
+    sub = state.add_subaccount(
+        Subaccount(
+            email=email,
+            password_sha256=_digest(password) if password else None,
+            package=str(call.arg("package", "")),
+            status=str(call.arg("status", "customer")),
+            first_name=str(call.arg("first_name", "")),
+            last_name=str(call.arg("last_name", "")),
+            country=str(call.arg("country", "")),
+            company_name=str(call.arg("company_name", "")),
+            expiry_date=expiry,
+            created_at=call.now(),
+        )
+    )
+    call.emit(
+        "subaccount_created",
+        {
+            "subaccount": sub.id,
+            "data": {
+                "email": sub.email,
+                "company_name": sub.company_name,
+                "first_name": sub.first_name,
+                "last_name": sub.last_name,
+                "phone": "",  # create takes no phone; the event's field stays empty
+                "country": sub.country,
+            },
+        },
+    )
+    return {"result": "saved_successfully", "subaccount": sub.id}
+
+
+@handles("subaccounts_update")
+def subaccounts_update(call: Call) -> dict[str, Any]:
+    """Change the given fields; the same checks as create (303, 304, 305), 510 if unknown."""
+    state = call.state.account
+    sub = _subaccount(call)
+    email = call.arg("email")
+    if email is not None:
+        email = str(email).strip()
+        _check_email(call, email, owner=sub.id)
+        del state.subaccount_by_email[sub.email.lower()]
+        state.subaccount_by_email[email.lower()] = sub.id
+    expiry = _check_expiry(call.arg("expiry_date"))
+    for name in _SUBACCOUNT_FIELDS:
+        value = email if name == "email" else expiry if name == "expiry_date" else call.arg(name)
+        if value is not None:
+            setattr(sub, name, str(value))
+    password = call.arg("password")
+    if password:
+        sub.password_sha256 = _digest(password)
+    return {"result": "updated_successfully", "subaccount": sub.id}
+
+
+@handles("subaccounts_reset_password_url")
+def subaccounts_reset_password_url(call: Call) -> dict[str, Any]:
+    """A new password reset URL, with a fresh token on every call.
+
+    No error is documented; an unknown subaccount answers 510 like the rest of the family.
+    """
+    state = call.state.account
+    sub = _subaccount(call)
+    token = state.token()
+    state.reset_urls[token] = sub.id
+    return {"subaccount": {"ID": sub.id, "url": f"{state.app_url}/password/reset/{token}"}}
+
+
+@handles("subaccounts_sso")
+def subaccounts_sso(call: Call) -> dict[str, Any]:
+    """A fresh single sign on token and its login URLs, opening ``page`` (campaigns by default)."""
+    state = call.state.account
+    sub = _subaccount(call, "Subaccount ID not correct.")
+    page = str(call.arg("page", "campaigns"))
+    query = f"page={page}"
+    if page == "update_campaign":
+        campaign = call.arg("campaign")
+        if not campaign:
+            fail(200, "Missing parameter: campaign")
+        query += f"&campaign={campaign}"
+    token = state.token()
+    state.sso_tokens[token] = sub.id
+    return {
+        "subaccount": {
+            "ID": sub.id,
+            "token": token,
+            "url": f"{state.app_url}/sso/{token}?{query}",
+            "url_whitelabel": f"{state.whitelabel_url}/sso/{token}?{query}",
+        }
+    }
+
+
+def _directory(call: Call) -> Directory:
+    directory = call.state.account.directories.get(str(call.arg("directory", "")))
+    if directory is None:
+        fail(507, _DIRECTORY_NOT_FOUND)
+    return directory
+
+
+@handles("directories_list")
+def directories_list(call: Call) -> dict[str, Any]:
+    """Every directory, oldest first."""
+    directories = call.state.account.directories.values()
+    return {
+        "amount_of_directories": len(directories),
+        "directory": [d.payload() for d in directories],
+    }
+
+
+@handles("directories_get")
+def directories_get(call: Call) -> dict[str, Any]:
+    """One directory, as a one-item ``directory`` list (spec x-assumption)."""
+    return {"directory": [_directory(call).payload()]}
+
+
+@handles("directories_campaigns")
+def directories_campaigns(call: Call) -> dict[str, Any]:
+    """The campaigns a directory shows; 507 for an unknown directory, like directory/info."""
+    directory = _directory(call)
+    return {
+        "directory": directory.id,
+        "amount_of_campaigns": len(directory.campaigns),
+        "campaigns": [dict(c) for c in directory.campaigns],
+    }
+
+
+@handles("directories_users")
+def directories_users(call: Call) -> dict[str, Any]:
+    """One page of registered users, newest first; pages of ``config.directory_page_size``
+    from page 1; a page past the end is empty."""
+    directory = _directory(call)
+    size = call.state.config.directory_page_size
+    page = int(call.arg("page", 1))
+    # Page p holds, newest first, the registrations [n - p*size, n - (p-1)*size) of the
+    # oldest-first order: a slice, not a sort of the whole list.
+    total = len(directory.order)
+    end = max(total - (page - 1) * size, 0)
+    start = max(end - size, 0)
+    users = [directory.users[uid].payload() for uid in reversed(directory.order[start:end])]
+    return {"directory": directory.id, "amount_of_users": len(users), "users": users}
+
+
+@handles("directories_update_user")
+def directories_update_user(call: Call) -> dict[str, Any]:
+    """Set a registered user's payment status.
+
+    No error is documented; an unknown user answers 505 "User ID not found", the v3
+    family's "... ID not found" code (NotFoundError), after 507 for the directory.
+    """
+    directory = _directory(call)
+    user = directory.users.get(str(call.arg("user", "")))
+    if user is None:
+        fail(505, "User ID not found")
+    user.payment_status = str(call.arg("payment_status"))
+    return {
+        "result": "updated_successfully",
+        "directory": directory.id,
+        "user": user.id,
+        "payment_status": user.payment_status,
+    }
+
+
+@handles("directories_categories")
+def directories_categories(call: Call) -> dict[str, Any]:
+    """Every category of every level, each naming its ``parent``."""
+    categories = call.state.account.categories.values()
+    return {
+        "amount_of_categories": len(categories),
+        "category": [c.payload() for c in categories],
+    }
+
+
+@handles("directories_main_categories")
+def directories_main_categories(call: Call) -> dict[str, Any]:
+    """The 3rd level categories only (what FACTS.md says category/main/list answers)."""
+    third = [c.payload() for c in call.state.account.categories.values() if c.level == 3]
+    return {"amount_of_categories": len(third), "category": third}
+
+
+# ------------------------------------------------------------------------------ seed
+
+_FIRST = ("John", "Jane", "Emma", "Liam", "Olivia", "Noah", "Lena", "Marc", "Nora", "Tom")
+_LAST = ("Doe", "Peeters", "Janssens", "Smith", "Garcia", "Martin", "Dubois", "Claes")
+_COMPANIES = ("Pizza Palace", "Burger Barn", "Café Central", "Wash & Go", "Book Nook")
+_CATEGORY_TREE: dict[str, dict[str, tuple[str, ...]]] = {
+    "Food & drinks": {
+        "Restaurants": ("Pizza", "Burgers", "Sushi"),
+        "Bars & cafés": ("Coffee", "Cocktails"),
+    },
+    "Shopping": {
+        "Fashion": ("Shoes", "Accessories"),
+        "Home": ("Furniture", "Garden"),
+    },
+    "Services": {
+        "Car": ("Car wash", "Repairs"),
+        "Beauty": ("Hairdresser",),
+    },
+}
+
+
+def seed(state: SandboxState, rng: random.Random, *, sessions: int) -> None:
+    """Five subaccounts, three directories (a few hundred registered users, one empty
+    directory) and a three-level category tree. Deterministic for a given ``rng``;
+    ``sessions`` (coupon sessions) does not apply here."""
+    del sessions
+    account = state.account
+    account.tokens.seed(rng.getrandbits(64))
+    for n, company in enumerate(_COMPANIES):
+        first, last = rng.choice(_FIRST), rng.choice(_LAST)
+        sub = account.add_subaccount(
+            Subaccount(
+                email=f"{first}.{last}.{n}@example.com".lower(),
+                package=f"pac_{rng.randrange(100, 104)}",
+                status=rng.choice(("trial", "customer", "customer")),
+                first_name=first,
+                last_name=last,
+                country=rng.choice(("BE", "NL", "FR", "US")),
+                company_name=company,
+                expiry_date=(
+                    _SEED_EPOCH.date() + timedelta(days=rng.randrange(30, 730))
+                ).isoformat(),
+                lastlogin=_SEED_EPOCH + timedelta(minutes=rng.randrange(500_000)),
+                amountlogin=rng.randrange(1, 300),
+                max_campaigns=rng.choice((5, 10, 25)),
+                access_directory=rng.random() < 0.5,
+                created_at=_SEED_EPOCH - timedelta(days=rng.randrange(1, 400)),
+            )
+        )
+        for _ in range(rng.randrange(0, 4)):
+            campaign = account.add_campaign(f"{company} offer")
+            del campaign["name"]  # SubaccountCampaign has no name
+            sub.campaigns.append(campaign)
+
+    for name, users in (("City deals", 237), ("Student perks", 64), ("Spring market", 0)):
+        directory = account.add_directory(name, status="active" if users else "draft")
+        directory.campaigns.extend(
+            account.add_campaign(f"{name} #{i + 1}") for i in range(rng.randrange(3, 9))
+        )
+        moment = _SEED_EPOCH
+        for _ in range(users):
+            moment += timedelta(minutes=rng.randrange(1, 2000))
+            first, last = rng.choice(_FIRST), rng.choice(_LAST)
+            user_id = account.new_user()
+            born = _SEED_EPOCH.date() - timedelta(days=rng.randrange(16 * 365, 80 * 365))
+            directory.register(
+                DirectoryUser(
+                    id=user_id,
+                    first_name=first,
+                    last_name=last,
+                    birthday=born.isoformat(),
+                    email=f"{first}.{last}.{user_id}@example.com".lower(),
+                    phone="+324" + "".join(rng.choice(string.digits) for _ in range(8)),
+                    created_at=moment,
+                    payment_status=rng.choice(("paid", "unpaid")),
+                )
+            )
+
+    for top_name, middles in _CATEGORY_TREE.items():
+        top = account.add_category(top_name)
+        for middle_name, leaves in middles.items():
+            middle = account.add_category(middle_name, top)
+            for leaf in leaves:
+                account.add_category(leaf, middle)

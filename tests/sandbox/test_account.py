@@ -1,0 +1,346 @@
+"""The sandbox's subaccounts and directories, as a client sees them."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from datetime import date, datetime, timedelta, timezone
+from functools import partial
+from typing import Any
+
+import pytest
+
+from coupontools_async import AsyncClient, InvalidRequestError, NotFoundError, models
+from coupontools_async._convert import structure
+from coupontools_async._generated import OPERATIONS
+from coupontools_async.sandbox import Sandbox, SandboxConfig, SandboxState
+from coupontools_async.sandbox._account import Directory, DirectoryUser, seed
+from coupontools_async.sandbox._core import HANDLERS, Call, V3Failure
+
+pytestmark = pytest.mark.anyio
+
+EPOCH = datetime(2024, 3, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def sandbox() -> Sandbox:
+    return Sandbox(seed=0, config=SandboxConfig(directory_page_size=5))
+
+
+@pytest.fixture
+async def ct(sandbox: Sandbox) -> AsyncIterator[AsyncClient]:
+    async with sandbox.client(max_retries=0) as client:
+        yield client
+
+
+def _directory(sandbox: Sandbox, users: int) -> Directory:
+    """Directories have no create endpoint: one is put into the state directly."""
+    account = sandbox.state.account
+    directory = account.add_directory("City deals")
+    for n in range(users):
+        user_id = account.new_user()
+        directory.register(
+            DirectoryUser(
+                id=user_id,
+                first_name=f"User{n}",
+                email=f"user{n}@example.com",
+                created_at=EPOCH + timedelta(minutes=n),
+            )
+        )
+    return directory
+
+
+def _call(state: SandboxState, op_id: str, body: dict[str, Any]) -> Any:
+    call = Call(
+        op=OPERATIONS[op_id],
+        path={},
+        body=body,
+        state=state,
+        emit=lambda t, p: {**p, "id": "evt_x", "type": t},
+    )
+    return HANDLERS[op_id](call)
+
+
+# --------------------------------------------------------------------------- subaccounts
+
+
+async def test_create_get_list_and_webhook(ct: AsyncClient, sandbox: Sandbox) -> None:
+    created = await ct.subaccounts.create(
+        email="john@doe.com",
+        password="s3cret",
+        package="pac_123",
+        status="trial",
+        first_name="John",
+        last_name="Doe",
+        country="US",
+        company_name="Company name",
+        expiry_date=date(2026, 1, 31),
+    )
+    assert created.result == "saved_successfully"
+    assert created.subaccount is not None
+    assert created.subaccount.startswith("sub_")
+
+    got = (await ct.subaccounts.get(subaccount=created.subaccount)).subaccount
+    assert got is not None
+    assert got.id == created.subaccount
+    assert (got.email, got.first_name, got.last_name) == ("john@doe.com", "John", "Doe")
+    assert (got.company_name, got.country, got.status, got.package) == (
+        "Company name",
+        "US",
+        "trial",
+        "pac_123",
+    )
+    assert got.expiry_date == date(2026, 1, 31)
+    assert got.has_campaigns == 0
+    assert got.lastlogin is None
+    assert got.api_key
+    assert got.api_secret
+
+    listed = await ct.subaccounts.list()
+    assert listed.amount_of_subaccounts == 1
+    assert [s.id for s in listed.subaccounts or []] == [created.subaccount]
+
+    (event,) = sandbox.state.events
+    parsed = structure(event, models.SubaccountCreatedEvent)
+    assert parsed.type == "subaccount_created"
+    assert parsed.subaccount == created.subaccount
+    assert parsed.data is not None
+    assert (parsed.data.email, parsed.data.company_name, parsed.data.country) == (
+        "john@doe.com",
+        "Company name",
+        "US",
+    )
+
+
+async def test_create_rejects_a_taken_email(ct: AsyncClient, sandbox: Sandbox) -> None:
+    await ct.subaccounts.create(email="ann@example.com")
+    with pytest.raises(InvalidRequestError) as info:
+        await ct.subaccounts.create(email="Ann@Example.com")
+    assert info.value.codes == (304,)
+    assert info.value.messages == ("Email already exists",)
+    assert len(sandbox.state.events) == 1
+
+
+async def test_update(ct: AsyncClient) -> None:
+    first = (await ct.subaccounts.create(email="ann@example.com")).subaccount
+    other = (await ct.subaccounts.create(email="bob@example.com")).subaccount
+    assert first is not None
+    assert other is not None
+
+    updated = await ct.subaccounts.update(
+        subaccount=first, company_name="Ann's", status="customer", email="ann@new.example.com"
+    )
+    assert (updated.result, updated.subaccount) == ("updated_successfully", first)
+    got = (await ct.subaccounts.get(subaccount=first)).subaccount
+    assert got is not None
+    assert (got.company_name, got.status, got.email) == ("Ann's", "customer", "ann@new.example.com")
+
+    # The old address is free again; the other subaccount's is not.
+    await ct.subaccounts.create(email="ann@example.com")
+    with pytest.raises(InvalidRequestError) as info:
+        await ct.subaccounts.update(subaccount=first, email="bob@example.com")
+    assert info.value.codes == (304,)
+    # Its own address is no conflict.
+    await ct.subaccounts.update(subaccount=other, email="bob@example.com")
+
+
+async def test_unknown_subaccount_is_510(ct: AsyncClient) -> None:
+    for attempt in (
+        partial(ct.subaccounts.get, subaccount="sub_1"),
+        partial(ct.subaccounts.update, subaccount="sub_1", first_name="x"),
+        partial(ct.subaccounts.reset_password_url, subaccount="sub_1"),
+        partial(ct.subaccounts.sso, subaccount="sub_1"),
+    ):
+        with pytest.raises(NotFoundError) as info:
+            await attempt()
+        assert info.value.codes == (510,)
+
+
+async def test_reset_url_and_sso_are_fresh_each_time(ct: AsyncClient, sandbox: Sandbox) -> None:
+    sub = (await ct.subaccounts.create(email="ann@example.com")).subaccount
+    assert sub is not None
+
+    one = (await ct.subaccounts.reset_password_url(subaccount=sub)).subaccount
+    two = (await ct.subaccounts.reset_password_url(subaccount=sub)).subaccount
+    assert one is not None
+    assert two is not None
+    assert one.id == two.id == sub
+    assert one.url
+    assert two.url
+    assert one.url != two.url
+    assert set(sandbox.state.account.reset_urls.values()) == {sub}
+
+    first = (await ct.subaccounts.sso(subaccount=sub, page="statistics")).subaccount
+    second = (await ct.subaccounts.sso(subaccount=sub)).subaccount
+    assert first is not None
+    assert second is not None
+    assert first.token
+    assert second.token
+    assert first.token != second.token
+    assert first.url is not None
+    assert first.token in first.url
+    assert "page=statistics" in first.url
+    assert first.url_whitelabel is not None
+    assert first.token in first.url_whitelabel
+
+    opened = (
+        await ct.subaccounts.sso(subaccount=sub, page="update_campaign", campaign="cam_123")
+    ).subaccount
+    assert opened is not None
+    assert opened.url is not None
+    assert "campaign=cam_123" in opened.url
+    with pytest.raises(InvalidRequestError) as info:
+        await ct.subaccounts.sso(subaccount=sub, page="update_campaign")
+    assert info.value.codes == (200,)
+    assert info.value.messages == ("Missing parameter: campaign",)
+
+
+def test_create_checks_the_email_below_the_core() -> None:
+    with pytest.raises(V3Failure) as info:
+        _call(SandboxState(), "subaccounts_create", {"email": "not-an-address"})
+    assert (info.value.code, info.value.message) == (305, "Email address is not valid")
+
+
+# --------------------------------------------------------------------------- directories
+
+
+async def test_directories_list_get_campaigns(ct: AsyncClient, sandbox: Sandbox) -> None:
+    directory = _directory(sandbox, users=0)
+    campaign = sandbox.state.account.add_campaign("Free coffee")
+    directory.campaigns.append(campaign)
+
+    listed = await ct.directories.list()
+    assert listed.amount_of_directories == 1
+    assert [(d.id, d.name) for d in listed.directory or []] == [(directory.id, "City deals")]
+
+    (got,) = (await ct.directories.get(directory=directory.id)).directory or []
+    assert (got.id, got.code, got.status) == (directory.id, directory.code, "active")
+    assert got.url == directory.url
+
+    campaigns = await ct.directories.campaigns(directory=directory.id)
+    assert (campaigns.directory, campaigns.amount_of_campaigns) == (directory.id, 1)
+    (one,) = campaigns.campaigns or []
+    assert (one.id, one.name, one.status) == (campaign["ID"], "Free coffee", "active")
+
+
+async def test_unknown_directory_is_507(ct: AsyncClient) -> None:
+    for attempt in (
+        partial(ct.directories.get, directory="dir_1"),
+        partial(ct.directories.campaigns, directory="dir_1"),
+        partial(ct.directories.users, directory="dir_1"),
+        partial(ct.directories.update_user, directory="dir_1", user="reg_1", payment_status="paid"),
+    ):
+        with pytest.raises(NotFoundError) as info:
+            await attempt()
+        assert info.value.codes == (507,)
+        assert info.value.messages == ("Directory ID not found",)
+
+
+async def test_users_pages_newest_first(ct: AsyncClient, sandbox: Sandbox) -> None:
+    directory = _directory(sandbox, users=12)
+    newest_first = list(reversed(directory.order))
+
+    page1 = await ct.directories.users(directory=directory.id)
+    assert (page1.directory, page1.amount_of_users) == (directory.id, 5)
+    assert [u.id for u in page1.users or []] == newest_first[:5]
+    page3 = await ct.directories.users(directory=directory.id, page=3)
+    assert [u.id for u in page3.users or []] == newest_first[10:]
+    past = await ct.directories.users(directory=directory.id, page=4)
+    assert (past.amount_of_users, past.users) == (0, [])
+
+    (first,) = (page1.users or [])[:1]
+    assert first.first_name == "User11"
+    assert first.created_at == EPOCH + timedelta(minutes=11)
+
+
+@pytest.mark.parametrize("users", [0, 5, 12])
+async def test_iter_users_yields_every_user_once(
+    ct: AsyncClient, sandbox: Sandbox, users: int
+) -> None:
+    directory = _directory(sandbox, users=users)
+    seen = [u.id async for u in ct.directories.iter_users(directory=directory.id)]
+    assert seen == list(reversed(directory.order))
+
+
+async def test_update_user_payment_status(ct: AsyncClient, sandbox: Sandbox) -> None:
+    directory = _directory(sandbox, users=2)
+    user = directory.order[0]
+
+    updated = await ct.directories.update_user(
+        directory=directory.id, user=user, payment_status="paid"
+    )
+    assert (updated.result, updated.directory, updated.user, updated.payment_status) == (
+        "updated_successfully",
+        directory.id,
+        user,
+        "paid",
+    )
+    page = await ct.directories.users(directory=directory.id)
+    assert {u.id: u.payment_status for u in page.users or []}[user] == "paid"
+
+    with pytest.raises(NotFoundError) as info:
+        await ct.directories.update_user(
+            directory=directory.id, user="reg_999999", payment_status="paid"
+        )
+    assert info.value.codes == (505,)
+
+
+async def test_categories(ct: AsyncClient, sandbox: Sandbox) -> None:
+    account = sandbox.state.account
+    food = account.add_category("Food")
+    restaurants = account.add_category("Restaurants", food)
+    pizza = account.add_category("Pizza", restaurants)
+
+    every = await ct.directories.categories()
+    assert every.amount_of_categories == 3
+    assert [(c.id, c.name, c.parent) for c in every.category or []] == [
+        (food.id, "Food", None),
+        (restaurants.id, "Restaurants", food.id),
+        (pizza.id, "Pizza", restaurants.id),
+    ]
+    third = await ct.directories.main_categories()
+    assert third.amount_of_categories == 1
+    assert [c.id for c in third.category or []] == [pizza.id]
+
+
+# ------------------------------------------------------------------------------------ seed
+
+
+async def test_seeded_data_is_usable_and_deterministic() -> None:
+    async def snapshot(sandbox: Sandbox) -> tuple[Any, ...]:
+        async with sandbox.client(max_retries=0) as ct:
+            subs = await ct.subaccounts.list()
+            directories = (await ct.directories.list()).directory or []
+            users: dict[str, list[models.DirectoryUser]] = {}
+            for d in directories:
+                users[d.id] = [u async for u in ct.directories.iter_users(directory=d.id)]
+            campaigns = [await ct.directories.campaigns(directory=d.id) for d in directories]
+            categories = await ct.directories.categories()
+            third = await ct.directories.main_categories()
+        return subs, directories, users, campaigns, categories, third
+
+    config = SandboxConfig(directory_page_size=40)
+    first = await snapshot(Sandbox.seeded(seed=7, sessions=50, config=config))
+    assert first == await snapshot(Sandbox.seeded(seed=7, sessions=50, config=config))
+    assert first != await snapshot(Sandbox.seeded(seed=8, sessions=50, config=config))
+
+    subs, directories, users, campaigns, categories, third = first
+    assert subs.amount_of_subaccounts >= 3
+    assert all(s.id.startswith("sub_") for s in subs.subaccounts or [])
+    assert all(d.id.startswith("dir_") for d in directories)
+    every_user = [u.id for listing in users.values() for u in listing]
+    assert len(every_user) >= 200
+    assert len(set(every_user)) == len(every_user)
+    assert all(u.startswith("reg_") for u in every_user)
+    assert all(c.amount_of_campaigns for c in campaigns)
+    assert all(c.id.startswith("cat_") for c in categories.category or [])
+    assert third.amount_of_categories
+    assert third.amount_of_categories < (categories.amount_of_categories or 0)
+
+
+def test_seed_alone_fills_the_state() -> None:
+    state = SandboxState()
+    seed(state, random.Random(1), sessions=0)
+    assert len(state.account.subaccounts) == 5
+    assert sum(len(d.users) for d in state.account.directories.values()) == 301
+    assert any(c.level == 3 for c in state.account.categories.values())
