@@ -158,7 +158,7 @@ class AsyncClient:
         base_url: API root (default: ``$COUPONTOOLS_BASE_URL``, else
             ``https://api.coupontools.com``).
         timeout: seconds for each HTTP attempt (connect, read, write, pool).
-        max_retries: retries after the first attempt (see ``retry`` for the rest).
+        max_retries: retries after the first attempt (default 3, or ``retry``'s own).
         transport: an httpx transport to send through (respx, ``httpx.MockTransport``,
             an ASGI app, a proxy); retries wrap it.
         http_client: an ``httpx.AsyncClient`` of yours to send through (its base URL
@@ -190,7 +190,7 @@ class AsyncClient:
         *,
         base_url: str | None = None,
         timeout: float = 30.0,
-        max_retries: int = 3,
+        max_retries: int | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
         retry: RetryPolicy | None = None,
@@ -217,14 +217,17 @@ class AsyncClient:
             raise ValidationError(
                 "pass transport= or http_client=, not both", param="transport", rule="exclusive"
             )
-        if max_retries < 0:
+        policy = retry or RetryPolicy()
+        if max_retries is not None:
+            policy = attrs.evolve(policy, max_retries=max_retries)
+        if policy.max_retries < 0:
             raise ValidationError(
                 "max_retries must be 0 or more", param="max_retries", rule="minimum"
             )
         self._credentials = _Credentials(client_id, client_secret)
         self.base_url = (base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL).rstrip("/")
         """The API root every path is joined to."""
-        self.retry_policy = attrs.evolve(retry or RetryPolicy(), max_retries=max_retries)
+        self.retry_policy = policy
         """The retry policy of this client (per call: :meth:`with_options`)."""
         self.timeout = timeout
         self.on_retry = on_retry

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -80,6 +81,8 @@ EXPECTED_OUTPUT = {
     ],
     "retries": [],
     "raw": ["200 application/json"],
+    "bulk": ["1000 created, 0 skipped, 1 failed", "line 1001 :"],
+    "sandbox": ["second void: 355", "answer lost; users added: 1"],
 }
 
 
@@ -94,6 +97,7 @@ def test_readme_example_runs(
     backend: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("COUPONTOOLS_CLIENT_ID", "readme-id")
     monkeypatch.setenv("COUPONTOOLS_CLIENT_SECRET", "readme-secret")
@@ -112,6 +116,7 @@ def test_readme_example_runs(
     body, run_line = source.rstrip().rsplit("\n", 1)
     assert run_line.startswith("anyio.run(main")
     namespace: dict[str, Any] = {"__name__": "readme_example"}
+    monkeypatch.chdir(tmp_path)  # examples may write files (a journal)
     with respx.mock(assert_all_called=False) as mock:
         mock.route(host="api.coupontools.com").mock(side_effect=answer)
         exec(compile(body, f"README.md:{name}", "exec"), namespace)

@@ -309,3 +309,10 @@ async def test_a_real_deadline_cuts_a_hung_attempt() -> None:
     with pytest.raises(APITimeoutError, match="deadline"):
         await ct.wallet_cards.list()
     await ct.aclose()
+
+
+def test_max_retries_comes_from_the_policy_unless_given_explicitly() -> None:
+    assert AsyncClient("i", "s").retry_policy.max_retries == 3
+    assert AsyncClient("i", "s", retry=RetryPolicy(max_retries=1)).retry_policy.max_retries == 1
+    explicit = AsyncClient("i", "s", max_retries=0, retry=RetryPolicy(max_retries=5))
+    assert explicit.retry_policy.max_retries == 0
