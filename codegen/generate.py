@@ -131,6 +131,115 @@ def class_names(models_source: str) -> set[str]:
     return {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
 
 
+# ------------------------------------------------------------------------- decoders
+
+_SCALAR_DECODERS = {
+    # kind: (optional expression, required expression); {v} is the value, {get} how to get it
+    "str": (
+        "None if (v := {get}) is None else (v if v.__class__ is str and v else to_optional_str(v))",
+        "v if (v := {get}).__class__ is str else to_str(v)",
+    ),
+    "int": (
+        "None if (v := {get}) is None else (v if v.__class__ is int else to_int(v))",
+        "v if (v := {get}).__class__ is int else required(to_int(v), 'number')",
+    ),
+    "float": ("None if (v := {get}) is None else to_float(v)", "required(to_float({get}))"),
+    "bool": (
+        "None if (v := {get}) is None else (v if v is True or v is False else to_bool(v))",
+        "required(to_bool({get}), 'flag')",
+    ),
+    "datetime": (
+        "None if (v := {get}) is None else parse_datetime(v)",
+        "required(parse_datetime({get}), 'timestamp')",
+    ),
+    "date": ("None if (v := {get}) is None else to_date(v)", "required(to_date({get}), 'day')"),
+    "Any": ("{get}", "{get}"),
+    "dict[str, str]": ("None if (v := {get}) is None else str_dict(v)", "str_dict({get})"),
+}
+# Lists of other scalars need an item rule that agrees with the converter's (a required
+# item: "" is an error): add one here when the spec first has such a list.
+_ITEM_DECODERS = {"str": "to_str"}
+
+
+def model_decoders(models_source: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """For each attrs model of the generated source: its fields and how to decode each.
+
+    Read from the generated classes themselves, so attribute names, wire names and
+    types are exactly the models' (datamodel-code-generator chose the names).
+    """
+    tree = ast.parse(models_source)
+    enums = [
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.ClassDef) and any(ast.unparse(b) == "Enum" for b in node.bases)
+    ]
+    classes = [node.name for node in tree.body if isinstance(node, ast.ClassDef)]
+    # "from datetime import datetime as datetime_aliased" (a field is named datetime)
+    aliases = {
+        alias.asname: alias.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if alias.asname
+    }
+    result: list[dict[str, Any]] = []
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef) or node.name in enums:
+            continue
+        fields = []
+        for item in node.body:
+            if not isinstance(item, ast.AnnAssign) or not isinstance(item.target, ast.Name):
+                continue
+            name = item.target.id
+            wire = name
+            required = item.value is None
+            if isinstance(item.value, ast.Call):
+                keywords = {k.arg: k.value for k in item.value.keywords}
+                required = "default" not in keywords
+                meta = keywords.get("metadata")
+                if isinstance(meta, ast.Dict):
+                    for key, value in zip(meta.keys, meta.values, strict=True):
+                        if isinstance(key, ast.Constant) and key.value == "wire":
+                            wire = ast.literal_eval(value)
+            annotation = " | ".join(
+                aliases.get(part, part) for part in ast.unparse(item.annotation).split(" | ")
+            )
+            get = f"o[{wire!r}]" if required else f"g({wire!r})"
+            fields.append(
+                {"name": name, "expr": _decode_expr(annotation, get, required, enums, classes)}
+            )
+        result.append({"name": node.name, "fields": fields})
+    return result, enums
+
+
+def _decode_expr(
+    annotation: str, get: str, required: bool, enums: list[str], classes: list[str]
+) -> str:
+    kind = annotation.removesuffix(" | None")
+    optional = kind != annotation
+    if kind in _SCALAR_DECODERS:
+        expression = _SCALAR_DECODERS[kind][0 if optional else 1]
+        return expression.format(get=get)
+    parts = kind.split(" | ")
+    if len(parts) == 2 and parts[0] in enums and parts[1] == "str":
+        return f"enum_member({get}, _MEMBERS_{parts[0]})"
+    if kind in classes:
+        call = f"decode_{kind}(v)"
+    elif kind.startswith("list[") and kind.endswith("]"):
+        item = kind[5:-1]
+        if item in classes and item not in enums:
+            call = f"seq(v, decode_{item})"
+        elif item in _ITEM_DECODERS:
+            call = f"seq(v, {_ITEM_DECODERS[item]})"
+        else:
+            raise SpecError(f"no decoder for list items of type {item}")
+    else:
+        raise SpecError(f"no decoder for a field of type {annotation}")
+    if optional:
+        return f"None if (v := {get}) is None else {call}"
+    return f"{call.replace('(v', '((v := ' + get + ')', 1)}"
+
+
 # ----------------------------------------------------------------------- operations
 
 _FORMAT_TYPES = {
@@ -492,6 +601,7 @@ def render(spec: Mapping[str, Any], out: Path) -> None:
     api.mkdir(parents=True)
     (out / "models.py").write_text(models_source, encoding="utf-8")
     shutil.copyfile(TEMPLATES / "_runtime.py", out / "_runtime.py")
+    shutil.copyfile(TEMPLATES / "_scalars.py", out / "_scalars.py")
     used = {name: ops for name, ops in groups.items() if ops}
     for name, ops in used.items():
         title = name.replace("_", " ").capitalize()
@@ -508,11 +618,14 @@ def render(spec: Mapping[str, Any], out: Path) -> None:
         (api / f"{name}.py").write_text(source, encoding="utf-8")
     exact, prefixes = webhook_tables(spec, classes)
     rules = [(name, builder.model_params(name)) for name in request_models(spec)]
+    decoders, enums = model_decoders(models_source)
     context = {
         "groups": used,
         "exact": exact,
         "prefixes": prefixes,
         "rules": rules,
+        "decoders": decoders,
+        "enums": enums,
         "header": HEADER,
     }
     for template, target in (
@@ -520,6 +633,7 @@ def render(spec: Mapping[str, Any], out: Path) -> None:
         ("init.py.jinja2", out / "__init__.py"),
         ("events.py.jinja2", out / "events.py"),
         ("rules.py.jinja2", out / "rules.py"),
+        ("decoders.py.jinja2", out / "decoders.py"),
     ):
         target.write_text(env.get_template(template).render(**context), encoding="utf-8")
     _format(out)

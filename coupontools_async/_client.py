@@ -403,6 +403,13 @@ class AsyncClient:
                 status_code=response.status_code,
                 operation=label,
             ) from exc
+        if decoded is None:  # PHP's [] (or "") where the answer's object should be
+            raise APIError(
+                f"the answer holds no {_type_name(operation.response_type)} ({label})",
+                status_code=response.status_code,
+                operation=label,
+                body=response.text[:200],
+            )
         return decoded
 
     async def _send(self, request: httpx.Request, label: str) -> httpx.Response:
@@ -416,10 +423,18 @@ class AsyncClient:
             raise APITimeoutError(str(exc), operation=label) from exc
         except httpx.TimeoutException as exc:
             raise APITimeoutError(f"timed out ({type(exc).__name__})", operation=label) from exc
-        except httpx.TransportError as exc:
+        except httpx.DecodingError as exc:  # e.g. a body that lies about its Content-Encoding
+            raise APIError(
+                f"the answer could not be read: {_short(exc)} ({label})", operation=label
+            ) from exc
+        except httpx.HTTPError as exc:  # transport errors, and anything else httpx raises
             raise APIConnectionError(
                 f"connection failed ({type(exc).__name__}: {_short(exc)})", operation=label
             ) from exc
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp)
 
 
 def _short(exc: BaseException, limit: int = 120) -> str:

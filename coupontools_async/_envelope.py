@@ -14,6 +14,7 @@ import html
 import json
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -45,6 +46,12 @@ _OK_WORDS = frozenset({"ok", "success"})
 _FAILED_WORDS = frozenset({"failed", "fail", "error"})
 _OK = "ok"
 _FAILED = "failed"
+
+_orjson_loads: Callable[[bytes], Any] | None
+try:
+    from orjson import loads as _orjson_loads
+except ImportError:  # pragma: no cover - depends on the install
+    _orjson_loads = None
 
 _NOT_JSON: Any = object()
 """What :func:`_loads` answers for a body that is not JSON (``None`` is valid JSON)."""
@@ -207,9 +214,22 @@ def _check_empty(op: Operation[Any], response: httpx.Response) -> None:
 # ------------------------------------------------------------------------- envelope
 
 
+def _json_loads(content: bytes) -> Any:
+    """orjson when installed (the ``speed`` extra: about 1.4x faster), else json.
+
+    orjson is stricter (NaN, integers past 64 bits): what it refuses, json decides.
+    """
+    if _orjson_loads is not None:
+        try:
+            return _orjson_loads(content)
+        except ValueError:
+            pass
+    return json.loads(content)
+
+
 def _loads(content: bytes) -> Any:
     try:
-        return json.loads(content)
+        return _json_loads(content)
     except (ValueError, RecursionError):
         return _NOT_JSON
 

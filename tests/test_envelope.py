@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from coupontools_async import _envelope
 from coupontools_async._envelope import (
     decode,
     error_from_status,
@@ -131,14 +132,14 @@ def test_v3_json_object_without_status_on_2xx_is_accepted_as_payload() -> None:
 
 def test_ok_path_parses_the_body_only_once(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[object] = []
-    real = json.loads
+    real = _envelope._json_loads
 
     def counting(content: Any, **kwargs: Any) -> Any:
         calls.append(content)
         return real(content, **kwargs)
 
     response = answer("coupons_get", json={"status": {"status": "OK"}, "campaign": "c"})
-    monkeypatch.setattr(json, "loads", counting)
+    monkeypatch.setattr(_envelope, "_json_loads", counting)
     decode(OPERATIONS["coupons_get"], response)
     assert len(calls) == 1
 
