@@ -73,6 +73,7 @@ __all__ = [
     "read_csv",
     "read_jsonl",
     "read_rows",
+    "validate_wallet_row",
 ]
 
 WALLET_MODEL = "WalletUserInput"
@@ -157,6 +158,27 @@ async def _rows(source: Iterable[Any] | AsyncIterable[Any]) -> AsyncGenerator[Ro
     else:
         for number, item in enumerate(source, start=1):
             yield _as_row(item, number)
+
+
+def check_readable(row: Row) -> dict[str, Any]:
+    """The row's fields, or a ValidationError when the reader could not make sense of it
+    (not JSON, not an object, more values than the header has columns)."""
+    data = row.data
+    if "__invalid__" in data:
+        raise ValidationError(str(data["__invalid__"]), param="row", rule="format")
+    if "__extra__" in data:
+        raise ValidationError(
+            "more values than the header has columns", param="row", rule="unknown"
+        )
+    return data
+
+
+def validate_wallet_row(row: Row) -> dict[str, Any]:
+    """Check one row exactly as :func:`import_wallet_users` does before sending it.
+
+    Returns the wire fields it would send; raises ValidationError naming the field.
+    """
+    return prepare_item(WALLET_MODEL, check_readable(row))
 
 
 def _as_row(item: Any, number: int) -> Row:
@@ -461,14 +483,7 @@ class _Importer:
         return _Pending(row, wire, ambiguous=row.line in in_flight)
 
     def _validated(self, row: Row) -> dict[str, Any]:
-        data = row.data
-        if "__invalid__" in data:
-            raise ValidationError(str(data["__invalid__"]), param="row", rule="format")
-        if "__extra__" in data:
-            raise ValidationError(
-                "more values than the header has columns", param="row", rule="unknown"
-            )
-        return self.validate(data)
+        return self.validate(check_readable(row))
 
     async def _worker(
         self,

@@ -328,7 +328,8 @@ class CouponsState:
 
 
 def _fmt(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.strftime(_TIME_FORMAT)
+    # isoformat is twice as fast as strftime, and lists format five dates per session.
+    return None if moment is None else moment.isoformat(" ", "seconds")[:19]
 
 
 def coupon_payload(campaign: Campaign) -> dict[str, Any]:
@@ -1350,8 +1351,11 @@ _PAST = datetime(2024, 6, 30, 23, 59, 59, tzinfo=UTC)
 def seed(state: SandboxState, rng: random.Random, *, sessions: int) -> None:
     """Add five coupons and ``sessions`` sessions in every state (the same rng, the same data).
 
-    Dates are fixed (2024), not relative to today, so a seed gives the same data on any day;
-    expired sessions expire in 2024 and unstarted ones start in 2099.
+    On an empty account the coupons are cam_1000001 (active, in a folder, with the most
+    sessions), cam_1000002 (inactive, expired in 2024), cam_1000003 (flexible expiry),
+    cam_1000004 (no expiry) and cam_1000005. Dates are fixed (2024), not relative to today,
+    so a seed gives the same data on any day; expired sessions expire in 2024 and unstarted
+    ones start in 2099.
     """
     st = state.coupons
     st.salt = f"{rng.getrandbits(32):08x}"

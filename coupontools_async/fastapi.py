@@ -1,0 +1,206 @@
+"""FastAPI integration: one shared client for the whole app, and a webhook receiver.
+
+Needs the ``fastapi`` extra: ``pip install 'coupontools-async[fastapi]'``.
+
+::
+
+    from fastapi import FastAPI
+    from coupontools_async.fastapi import (
+        CoupontoolsClient, VerifiedWebhookEvent, coupontools_lifespan,
+    )
+
+    app = FastAPI(lifespan=coupontools_lifespan())     # COUPONTOOLS_CLIENT_ID / _SECRET
+
+    @app.get("/cards")
+    async def cards(ct: CoupontoolsClient) -> list[str]:
+        return [card.name or "" for card in await ct.wallet_cards.list()]
+
+    @app.post("/webhooks/coupontools")
+    async def receive(event: VerifiedWebhookEvent) -> dict[str, str]:
+        ...                                             # a genuine, parsed event
+        return {"status": "ok"}
+
+The client is created when the app starts and closed when it stops; every request gets
+that same client (it is safe to share between tasks).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
+from typing import Annotated, Any
+
+try:
+    from fastapi import Depends, HTTPException, Request
+    from starlette.requests import HTTPConnection
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "coupontools_async.fastapi needs FastAPI: pip install 'coupontools-async[fastapi]'"
+    ) from exc
+
+from ._client import AsyncClient
+from .errors import APIConnectionError, APIError, WebhookError
+from .webhooks import WebhookEvent, parse_with_raw
+from .webhooks import verify as verify_event
+
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "RAW_STATE_KEY",
+    "STATE_KEY",
+    "ClientFactory",
+    "CoupontoolsClient",
+    "VerifiedWebhookEvent",
+    "WebhookEventDep",
+    "coupontools_lifespan",
+    "get_client",
+    "webhook_event",
+]
+
+logger = logging.getLogger("coupontools_async")
+
+STATE_KEY = "coupontools"
+"""The ``app.state`` attribute holding the shared client while the app runs."""
+
+RAW_STATE_KEY = "coupontools_webhook_raw"
+"""The ``request.state`` attribute holding the decoded webhook payload (a dict)."""
+
+DEFAULT_MAX_BODY = 1024 * 1024
+"""Largest webhook body accepted by default (1 MiB; the documented ones are under 3 KiB)."""
+
+ClientFactory = Callable[[], AsyncClient]
+"""Makes the shared client at startup: ``AsyncClient``, ``Sandbox().client``, a lambda..."""
+
+Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
+
+
+def coupontools_lifespan(
+    client_factory: ClientFactory | None = None,
+    *,
+    lifespan: Lifespan | None = None,
+    **client_kwargs: Any,
+) -> Lifespan:
+    """A lifespan that opens one :class:`AsyncClient` at startup and closes it at shutdown.
+
+    ``FastAPI(lifespan=coupontools_lifespan())``. While the app runs, the client is
+    ``app.state.coupontools``; endpoints get it with :data:`CoupontoolsClient` (or
+    :func:`get_client`).
+
+    Args:
+        client_factory: makes the client (default: ``AsyncClient(**client_kwargs)``, which
+            reads the ``COUPONTOOLS_*`` environment variables). Tests and demos can pass
+            ``Sandbox().client``.
+        lifespan: the app's own lifespan, run inside this one (so it can use the client);
+            whatever it yields is passed on as the lifespan state.
+        client_kwargs: arguments for ``AsyncClient`` when no factory is given
+            (``client_id=``, ``max_retries=``, ...).
+    """
+    if client_factory is not None and client_kwargs:
+        raise TypeError("pass client_factory or AsyncClient arguments, not both")
+
+    def make_client() -> AsyncClient:
+        if client_factory is not None:
+            return client_factory()
+        return AsyncClient(**client_kwargs)
+
+    @asynccontextmanager
+    async def coupontools(app: Any) -> AsyncIterator[Any]:
+        async with make_client() as client:
+            setattr(app.state, STATE_KEY, client)
+            try:
+                if lifespan is None:
+                    yield None
+                else:
+                    async with lifespan(app) as state:
+                        yield state
+            finally:
+                if hasattr(app.state, STATE_KEY):
+                    delattr(app.state, STATE_KEY)
+
+    return coupontools
+
+
+def get_client(connection: HTTPConnection) -> AsyncClient:
+    """The app's shared client (a FastAPI dependency; also works for websockets).
+
+    Raises:
+        RuntimeError: the app was not created with :func:`coupontools_lifespan`, or it is
+            not running.
+    """
+    client: AsyncClient | None = getattr(connection.app.state, STATE_KEY, None)
+    if client is None:
+        raise RuntimeError(
+            "no Coupontools client: create the app with "
+            "FastAPI(lifespan=coupontools_lifespan()) and run its lifespan"
+        )
+    return client
+
+
+CoupontoolsClient = Annotated[AsyncClient, Depends(get_client)]
+"""An endpoint parameter annotated with this receives the app's shared client."""
+
+
+def webhook_event(
+    *, verify: bool = False, max_body_size: int = DEFAULT_MAX_BODY
+) -> Callable[[Request], Awaitable[WebhookEvent]]:
+    """A dependency giving the request's webhook, parsed into its typed event.
+
+    ``event: Annotated[WebhookEvent, Depends(webhook_event(verify=True))]``.
+
+    Answers (instead of calling the endpoint):
+
+    - 400 when the body is not a webhook payload, 413 when it is larger than
+      ``max_body_size`` bytes;
+    - with ``verify=True``, asking the API through the shared client: 401 when the event is
+      not genuine (unknown id, another type, or an id that cannot be verified - such as the
+      docs' ``directory_registration`` example ``"922"``), 502 when the verification call
+      itself fails.
+
+    The decoded payload (a dict) is also left on ``request.state.coupontools_webhook_raw``.
+    """
+
+    async def dependency(request: Request) -> WebhookEvent:
+        too_large = f"more than {max_body_size} bytes"
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_body_size:
+            raise _refuse(413, "payload_too_large", too_large)
+        body = bytearray()
+        async with aclosing(request.stream()) as chunks:  # closed on every path (trio)
+            async for chunk in chunks:
+                body += chunk
+                if len(body) > max_body_size:
+                    raise _refuse(413, "payload_too_large", too_large)
+        try:
+            event, raw = parse_with_raw(bytes(body))
+        except WebhookError as exc:
+            raise _refuse(400, "invalid_webhook", str(exc)) from None
+        setattr(request.state, RAW_STATE_KEY, raw)
+        if not verify:
+            return event
+        client = get_client(request)
+        try:
+            verification = await verify_event(client, event)
+        except (APIError, APIConnectionError) as exc:
+            logger.warning(
+                "webhook %r (%r) could not be verified: %s", event.id[:40], event.type[:40], exc
+            )
+            raise _refuse(
+                502, "verification_failed", f"could not verify the event: {type(exc).__name__}"
+            ) from None
+        if verification is None:
+            raise _refuse(401, "unverified_webhook", "Coupontools does not confirm this event")
+        return event
+
+    return dependency
+
+
+def _refuse(status: int, error: str, message: str) -> HTTPException:
+    logger.warning("webhook refused (%d %s): %s", status, error, message)
+    return HTTPException(status_code=status, detail={"error": error, "message": message})
+
+
+WebhookEventDep = Annotated[WebhookEvent, Depends(webhook_event())]
+"""An endpoint parameter annotated with this receives the parsed (not verified) webhook."""
+
+VerifiedWebhookEvent = Annotated[WebhookEvent, Depends(webhook_event(verify=True))]
+"""An endpoint parameter annotated with this receives the parsed webhook, verified with the API."""
