@@ -83,7 +83,12 @@ EXPECTED_OUTPUT = {
     "raw": ["200 application/json"],
     "bulk": ["1000 created, 0 skipped, 1 failed", "line 1001 :"],
     "sandbox": ["second void: 355", "answer lost; users added: 1"],
-    "fastapi": ["['Coffee club', 'Membership card', 'VIP']", "{'received': 'loyalty_v3_created'}", "401", "400"],
+    "fastapi": [
+        "['Coffee club', 'Membership card', 'VIP']",
+        "{'received': 'loyalty_v3_created'}",
+        "401",
+        "400",
+    ],
 }
 
 
