@@ -165,6 +165,8 @@ class AsyncClient:
             and auth are not used; closing it stays your job).
         retry: the full retry policy (backoff, Retry-After cap, overall deadline).
         on_retry: called (or awaited) with a ``RetryEvent`` before every retry.
+        max_connections: the size of the connection pool; more concurrent calls than that
+            wait their turn in the client (not in the pool, where waiting is costly).
     """
 
     _GROUPS = tuple(api.__all__)  # the spec's tags: every resource group
@@ -195,6 +197,7 @@ class AsyncClient:
         http_client: httpx.AsyncClient | None = None,
         retry: RetryPolicy | None = None,
         on_retry: OnRetry | None = None,
+        max_connections: int = 100,
     ) -> None:
         client_id = client_id if client_id is not None else os.environ.get(ENV_CLIENT_ID)
         client_secret = (
@@ -237,8 +240,21 @@ class AsyncClient:
             self._owns_http = False
             self._retry_outside = True
         else:
+            inner = transport
+            if inner is None:
+                inner = httpx.AsyncHTTPTransport(
+                    limits=httpx.Limits(
+                        max_connections=max_connections,
+                        max_keepalive_connections=max_connections,
+                    )
+                )
             self._http = httpx.AsyncClient(
-                transport=RetryTransport(transport, policy=self.retry_policy, on_retry=on_retry),
+                transport=RetryTransport(
+                    inner,
+                    policy=self.retry_policy,
+                    on_retry=on_retry,
+                    max_in_flight=max_connections,
+                ),
                 timeout=timeout,
                 follow_redirects=False,
             )

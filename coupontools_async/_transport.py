@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import attrs
 import httpx
 
@@ -43,6 +44,7 @@ __all__ = [
     "SAFE_HEADERS",
     "CallContext",
     "DeadlineExceeded",
+    "InFlight",
     "RetryEvent",
     "RetryPolicy",
     "RetryTransport",
@@ -161,6 +163,34 @@ class CallContext:
     """Filled in by the retry layer: how many attempts the call took."""
 
 
+class InFlight:
+    """At most ``total`` requests inside the connection pool at once.
+
+    Callers beyond that wait here, in anyio's fair O(1) queue, instead of in httpcore's
+    pool, whose wait queue is rescanned on every change: with a thousand requests queued
+    on a small pool that rescan costs milliseconds of CPU per request (see the
+    reliability suite). One limiter per event loop, created on first use there.
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._token: object = None
+        self._limiter: anyio.Semaphore | None = None
+
+    def limiter(self) -> anyio.Semaphore:
+        """The limiter of the running event loop.
+
+        A semaphore, not a CapacityLimiter: a call may nest inside another in the same
+        task (an in-process sandbox delivering a webhook to an app that verifies it with
+        the same client), which a CapacityLimiter refuses.
+        """
+        token = anyio.lowlevel.current_token()
+        if self._limiter is None or token != self._token:
+            self._limiter = anyio.Semaphore(self.total, fast_acquire=True)
+            self._token = token
+        return self._limiter
+
+
 class RetryTransport(httpx.AsyncBaseTransport):
     """An httpx transport that retries through ``inner`` by the policy above.
 
@@ -176,19 +206,25 @@ class RetryTransport(httpx.AsyncBaseTransport):
         *,
         policy: RetryPolicy | None = None,
         on_retry: OnRetry | None = None,
+        max_in_flight: int | None = None,
     ) -> None:
         self.inner = inner if inner is not None else httpx.AsyncHTTPTransport()
         self.policy = policy or RetryPolicy()
         self.on_retry = on_retry
+        self.in_flight = InFlight(max_in_flight) if max_in_flight else None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy allows."""
-        return await send_with_retries(
-            request,
-            self.inner.handle_async_request,
-            policy=self.policy,
-            on_retry=self.on_retry,
-        )
+        send = self.inner.handle_async_request if self.in_flight is None else self._limited
+        return await send_with_retries(request, send, policy=self.policy, on_retry=self.on_retry)
+
+    async def _limited(self, request: httpx.Request) -> httpx.Response:
+        assert self.in_flight is not None
+        async with self.in_flight.limiter():
+            response = await self.inner.handle_async_request(request)
+            # The connection stays busy until the body is read: read it inside.
+            await response.aread()
+            return response
 
     async def aclose(self) -> None:
         """Close the wrapped transport."""

@@ -457,3 +457,43 @@ async def test_debug_logging_shows_one_line_per_request_with_headers_allowlisted
     assert "'x-api-secret': '[redacted]'" in line
     assert "'accept': 'application/json'" in line
     assert CLIENT_SECRET not in line
+
+
+class _Counting(httpx.AsyncBaseTransport):
+    """Counts how many requests are inside the transport at once."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.peak = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+        await anyio.sleep(0.001)
+        self.now -= 1
+        return httpx.Response(200, json=[{"id": 1}])
+
+
+async def test_more_concurrent_calls_than_connections_wait_in_the_client() -> None:
+    inner = _Counting()
+    async with (
+        make_client(transport=inner, max_connections=3) as ct,
+        anyio.create_task_group() as tg,
+    ):
+        for _ in range(60):
+            tg.start_soon(ct.wallet_cards.list)
+    assert inner.peak == 3
+
+
+def test_one_client_can_serve_successive_event_loops() -> None:
+    inner = _Counting()
+    ct = make_client(transport=inner, max_connections=2)
+
+    async def burst() -> None:
+        async with anyio.create_task_group() as tg:
+            for _ in range(10):
+                tg.start_soon(ct.wallet_cards.list)
+
+    anyio.run(burst)
+    anyio.run(burst, backend="trio")
+    assert inner.peak == 2
