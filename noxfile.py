@@ -46,3 +46,10 @@ def codegen(session: nox.Session) -> None:
         session.run("python", "-m", "codegen")
     else:
         session.run("python", "-m", "codegen", "--check")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmarks (not tests): writes bench/RESULTS.md; ``-- --quick`` for a smoke run."""
+    session.install("-e", ".[dev,bench]")
+    session.run("python", "-m", "bench.run", *session.posargs)

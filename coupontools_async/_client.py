@@ -242,10 +242,13 @@ class AsyncClient:
         else:
             inner = transport
             if inner is None:
+                # httpx's own keep-alive default (20): httpcore scans every pooled
+                # connection whenever the pool changes, so a larger idle pool costs
+                # more CPU per call than the reconnects it saves (bench/RESULTS.md).
                 inner = httpx.AsyncHTTPTransport(
                     limits=httpx.Limits(
                         max_connections=max_connections,
-                        max_keepalive_connections=max_connections,
+                        max_keepalive_connections=min(20, max_connections),
                     )
                 )
             self._http = httpx.AsyncClient(
