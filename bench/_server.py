@@ -66,7 +66,8 @@ class Server:
 
     def rss_mb(self) -> float:
         """The server's resident memory now, in MB."""
-        return psutil.Process(self.pid).memory_info().rss / 1e6
+        rss: int = psutil.Process(self.pid).memory_info().rss
+        return rss / 1e6
 
 
 @contextlib.contextmanager

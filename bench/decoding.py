@@ -158,7 +158,8 @@ def msgspec_mirror(cls: type[Any], mapping: dict[Any, Any]) -> type[msgspec.Stru
             spec.append((f.name, tp, msgspec.field(name=wire)) if wire else (f.name, tp))
         else:
             spec.append((f.name, tp, msgspec.field(default=f.default, name=wire)))
-    return msgspec.defstruct("M" + cls.__name__, spec, kw_only=True)
+    struct: type[msgspec.Struct] = msgspec.defstruct("M" + cls.__name__, spec, kw_only=True)
+    return struct
 
 
 # ---------------------------------------------------------------------------- part
