@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from tests._served import served as serve_sandbox
 
 TIMEOUT = 60
 SANDBOX_ID = "sandbox-client-id"
@@ -70,45 +71,11 @@ def people(rows: list[dict[str, str]]) -> set[tuple[str, ...]]:
 # --------------------------------------------------------------------------- served sandbox
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[list[str]]:
     """A sandbox served on a port (state persists across commands): the global options."""
-    port = _free_port()
-    command = [sys.executable, "-m", "coupontools_async", "sandbox", "serve", "--port", str(port)]
-    process = subprocess.Popen(
-        [*command, "--sessions", "50"],
-        env=_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    err = process.stderr.read().decode() if process.stderr else ""
-                    pytest.fail(f"the sandbox did not start: {err}")
-                time.sleep(0.05)
-        yield ["--base-url", f"http://127.0.0.1:{port}"]
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover - uvicorn ignored SIGTERM
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
+    with serve_sandbox("--sessions", "50") as base_url:
+        yield ["--base-url", base_url]
 
 
 @pytest.fixture

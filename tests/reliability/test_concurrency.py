@@ -9,11 +9,6 @@ run, and at every answer).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +19,7 @@ import httpx
 import pytest
 
 from coupontools_async import AsyncClient, models
+from tests._served import served
 
 pytestmark = pytest.mark.anyio
 
@@ -31,44 +27,6 @@ CALLS = 1000
 MAX_CONNECTIONS = 4
 CLIENT_ID = "sandbox-client-id"
 CLIENT_SECRET = "sandbox-client-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def served(*options: str) -> Iterator[str]:
-    """``coupontools sandbox serve`` in a subprocess on a free loopback port: its base URL."""
-    port = _free_port()
-    command = [sys.executable, "-m", "coupontools_async", "sandbox", "serve"]
-    command += ["--port", str(port), *options]
-    proc = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    out = proc.stdout.read().decode() if proc.stdout else ""
-                    raise AssertionError(f"sandbox did not start: {out}") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout:
-            proc.stdout.close()
 
 
 @pytest.fixture(scope="module")

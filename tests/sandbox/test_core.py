@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -26,6 +20,7 @@ from coupontools_async import (
     models,
 )
 from coupontools_async.sandbox import SANDBOX_BASE_URL, Sandbox, SandboxConfig
+from tests._served import served
 
 pytestmark = pytest.mark.anyio
 
@@ -263,44 +258,6 @@ async def test_webhooks_are_posted_to_a_configured_url() -> None:
             await ct.wallet_users.create(card.id, first_name="Ann")
     assert hook.call_count == 1
     assert json.loads(hook.calls.last.request.content)["type"] == "loyalty_v3_created"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def served(*options: str) -> Iterator[str]:
-    """``coupontools sandbox serve`` in a subprocess on a free loopback port: its base URL."""
-    port = _free_port()
-    command = [sys.executable, "-m", "coupontools_async", "sandbox", "serve"]
-    command += ["--port", str(port), *options]
-    proc = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    out = proc.stdout.read().decode() if proc.stdout else ""
-                    raise AssertionError(f"sandbox did not start: {out}") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout:
-            proc.stdout.close()
 
 
 async def test_coupontools_sandbox_serve_runs_on_a_port_for_the_client() -> None:
