@@ -41,7 +41,7 @@ PARTS: dict[str, Callable[[Context], Part]] = {
 }
 ORDER = ("overhead", "decoding", "bulk", "memory", "importtime")
 """The order of the sections in RESULTS.md (the issue's); the parts run in PARTS' order."""
-BUDGETS = {"importtime": 25.0, "decoding": 30.0, "overhead": 180.0, "bulk": 120.0, "memory": 230.0}
+BUDGETS = {"importtime": 25.0, "decoding": 30.0, "overhead": 210.0, "bulk": 120.0, "memory": 200.0}
 QUICK_BUDGETS = {"importtime": 8.0, "decoding": 8.0, "overhead": 12.0, "bulk": 14.0, "memory": 12.0}
 LIMIT, QUICK_LIMIT = 570.0, 55.0
 """Seconds the whole run must fit in (the issue: under 10 minutes), with some margin."""
