@@ -46,6 +46,8 @@ class Target:
     """Say the margin in the unit (MB) rather than as a percentage of the limit."""
     why: str = ""
     """For a miss: where the time goes (filled in by the part)."""
+    spread: tuple[float, float] | None = None
+    """Lowest and highest value over the repetitions (paired ratios), when known."""
 
     @property
     def met(self) -> bool:
@@ -59,10 +61,15 @@ class Target:
             text = f"{abs(gap):.1f}{self.unit}"
         else:
             gap = (self.value - self.limit) / abs(self.limit)
-            text = f"{abs(gap) * 100:.0f}%"
-        if self.met:
-            return f"met, {text} to spare"
-        return f"missed by {text}"
+            text = f"{abs(gap) * 100:.{1 if abs(gap) < 0.1 else 0}f}%"
+        verdict = f"met, {text} to spare" if self.met else f"missed by {text}"
+        if self.spread is not None and self.spread[0] <= self.limit <= self.spread[1]:
+            low, high = self.spread
+            verdict += (
+                f" — within the run-to-run noise (the repetitions ranged {low:.3f}–{high:.3f}"
+                f"{self.unit}, on both sides of the limit)"
+            )
+        return verdict
 
 
 @dataclass

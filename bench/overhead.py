@@ -91,6 +91,13 @@ class Results:
     def med(self, client: str, mode: str, what: str = "wall") -> float:
         return median(self.per_call(client, mode, what))
 
+    def paired(self, num: str, den: str, mode: str) -> tuple[float, float]:
+        """Lowest and highest ratio of the same repetition's two runs."""
+        ratios = [
+            x / y for x, y in zip(self.per_call(num, mode), self.per_call(den, mode), strict=True)
+        ]
+        return min(ratios), max(ratios)
+
 
 def run(ctx: Context) -> Part:
     """Run part 1 and describe it."""
@@ -103,10 +110,10 @@ def run(ctx: Context) -> Part:
     made = peer(ctx)
     with served("--sessions", "0") as server:
         card_id, user_id = _pick_user(server.url)
-        results, diff, shares = asyncio.run(
+        results, diffs, shares = asyncio.run(
             _bench(server, made, card_id, user_id, sizes, ctx.budget("overhead"), part)
         )
-    _describe(part, results, sizes, made, card_id, user_id, diff, shares)
+    _describe(part, results, sizes, made, card_id, user_id, diffs, shares)
     return part
 
 
@@ -129,7 +136,7 @@ async def _bench(
     sizes: Sizes,
     budget: float,
     part: Part,
-) -> tuple[Results, DiffProfile, dict[str, float]]:
+) -> tuple[Results, dict[str, DiffProfile], dict[str, float]]:
     started = time.perf_counter()
     url = server.url
     async with AsyncExitStack() as stack:
@@ -192,10 +199,11 @@ async def _bench(
         left = budget - (time.perf_counter() - started)
 
         def predicted(names: list[str], n: int) -> float:
-            # The repetitions, the profiled run (about twice as slow), 15% for the
-            # warm-up's optimism (short concurrent bursts run faster than long ones).
+            # The repetitions, the three profiled runs (one mode each, about twice as slow)
+            # and 15% for the warm-up's optimism (short bursts run faster than long ones).
             runs = sum(per_call[name] for name in names) * n * sizes.reps
-            return 1.15 * (runs + 2 * per_call["b"] * min(n, 1000))
+            profiled = sum(per_call[name] for name in ("a", "b", "c")) * min(n, 1000)
+            return 1.15 * (runs + profiled)
 
         if predicted(clients, n_calls) > left:
             clients.remove("b2")
@@ -226,7 +234,7 @@ async def _bench(
         worst = max(MODES, key=lambda m: results.med("b", m) / results.med("a", m))
         profiled = min(n_calls, 1000)
         profilers = {}
-        for name in ("a", "b"):
+        for name in ("a", "b", "c"):
             profiler = cProfile.Profile()
             profiler.enable()
             try:
@@ -234,9 +242,19 @@ async def _bench(
             finally:
                 profiler.disable()
             profilers[name] = profiler
-        title = f"Differential cProfile of (b) against (a), {profiled:,} calls each, {worst}"
-        diff = diff_profile(profilers["a"], profilers["b"], profiled, title=title)
-        return results, diff, package_shares(profilers["b"])
+        diffs = {
+            other: diff_profile(
+                profilers[other],
+                profilers["b"],
+                profiled,
+                title=f"Differential cProfile of (b) against ({other}), {profiled:,} calls "
+                f"each, {worst}",
+                names=("b", other),
+                top=15 if other == "a" else 10,
+            )
+            for other in ("a", "c")
+        }
+        return results, diffs, package_shares(profilers["b"])
 
 
 async def _check_same_answer(calls: dict[str, Call]) -> None:
@@ -278,7 +296,7 @@ def _describe(
     made: Peer,
     card_id: int,
     user_id: int,
-    diff: DiffProfile,
+    diffs: dict[str, DiffProfile],
     shares: dict[str, float],
 ) -> None:
     us = 1e6
@@ -329,7 +347,13 @@ def _describe(
             row.append(f"{wall:.3f} ({cpu:.3f})")
             if limit is not None:
                 part.targets.append(
-                    Target(f"overhead {num}/{den}, {mode} (wall per call)", wall, limit, unit="×")
+                    Target(
+                        f"overhead {num}/{den}, {mode} (wall per call)",
+                        wall,
+                        limit,
+                        unit="×",
+                        spread=results.paired(num, den, mode),
+                    )
                 )
         row.append(f"≤ {limit:.2f}" if limit is not None else "—")
         ratio_rows.append(row)
@@ -343,19 +367,22 @@ def _describe(
         "client around the retry transport); (b) hands the library an httpx client, so its "
         "retries run around `httpx.AsyncClient.send` instead.",
         "",
-        *diff.lines,
+        *diffs["a"].lines,
+        "",
+        *diffs["c"].lines,
     ]
     ours = share(shares, "coupontools_async")
-    largest = ", ".join(f"`{name}` {us:+.0f}" for name, us in diff.largest[:5])
     for target in part.targets:
         if target.met:
             continue
         mode = "sequential" if "sequential" in target.name else "concurrent"
         num, den = ("b", "c") if "b/c" in target.name else ("b", "a")
+        diff = diffs[den]
+        largest = ", ".join(f"`{name}` {us:+.0f}" for name, us in diff.largest[:5])
         cpu = results.med(num, mode, "cpu") / results.med(den, mode, "cpu")
         target.why = (
             f"client CPU per call {num}/{den} = {cpu:.2f} in that mode; the differential "
-            f"profile of (b) against (a) finds {diff.extra_us:+.0f} µs per call under the "
+            f"profile of (b) against ({den}) finds {diff.extra_us:+.0f} µs per call under the "
             f"profiler, {diff.ours_us:+.0f} µs of it in coupontools_async's own functions "
             f"({ours * 100:.0f}% of (b)'s profiled time); largest, in µs per call: {largest}"
         )
