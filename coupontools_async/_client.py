@@ -370,11 +370,20 @@ class AsyncClient:
         *,
         path: Mapping[str, Any] | None = None,
         body: Any = None,
+        validated: bool = False,
     ) -> T:
-        """Validate, send and decode one call of ``operation`` (what every method uses)."""
+        """Validate, send and decode one call of ``operation`` (what every method uses).
+
+        ``validated=True`` sends ``body`` as given: for callers that already checked it
+        (the bulk importer validates each row on the way in).
+        """
         if self._closed:
             raise APIConnectionError("the client is closed", operation=operation.id)
-        path_values, wire_body = prepare(operation, path=path, body=body)
+        if validated:
+            path_values = {k: str(v) for k, v in (path or {}).items()}
+            wire_body = body
+        else:
+            path_values, wire_body = prepare(operation, path=path, body=body)
         url_path = operation.path
         if path_values:
             url_path = url_path.format_map({k: quote(v, safe="") for k, v in path_values.items()})

@@ -47,6 +47,7 @@ import anyio
 import attrs
 
 from ._convert import unstructure
+from ._generated import OPERATIONS
 from ._transport import RetryEvent
 from ._validation import prepare_item
 from .errors import (
@@ -557,9 +558,14 @@ async def _send_wallet_batch(importer: _Importer, card_id: int, batch: list[_Pen
         if not pending:
             return
         try:
+            # The rows were validated one by one on the way in: send them as they are.
             created = await importer.call(
                 partial(
-                    importer.client.wallet_users.create_many, card_id, [p.wire for p in pending]
+                    importer.client.request,
+                    OPERATIONS["wallet_users_create_many"],
+                    path={"card_id": card_id},
+                    body=[p.wire for p in pending],
+                    validated=True,
                 )
             )
         except _AMBIGUOUS:
