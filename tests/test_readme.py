@@ -13,7 +13,7 @@ import httpx
 import pytest
 import respx
 
-from coupontools_async._generated import OPERATIONS, Operation
+from coupontools_async.sandbox._sandbox import find_operation
 from tests._samples import minimal_answer
 from tests._spec import ROOT
 
@@ -23,25 +23,12 @@ EXAMPLES = dict(BLOCK.findall((ROOT / "README.md").read_text(encoding="utf-8")))
 Handler = Callable[[httpx.Request], httpx.Response | None]
 
 
-def _route_table() -> list[tuple[re.Pattern[str], Operation[Any]]]:
-    table = []
-    # Literal paths first: ".../stats/bulk" must not be taken for ".../stats/{user_id}".
-    for op in sorted(OPERATIONS.values(), key=lambda o: o.path.count("{")):
-        pattern = re.sub(r"\\{\w+\\}", "[^/]+", re.escape(op.path))
-        table.append((re.compile(f"{op.method} {pattern}$"), op))
-    return table
-
-
-ROUTES = _route_table()
-
-
 def documented_answer(request: httpx.Request) -> httpx.Response:
     """The documented (or minimal) answer of whichever operation the request calls."""
-    key = f"{request.method} {request.url.path}"
-    for pattern, op in ROUTES:
-        if pattern.match(key):
-            return httpx.Response(200, **minimal_answer(op))
-    return httpx.Response(404, json={"message": f"no such route {key}"})
+    found = find_operation(request.method, request.url.path)
+    if found is None:
+        return httpx.Response(404, json={"message": f"no route {request.url.path}"})
+    return httpx.Response(200, **minimal_answer(found[0]))
 
 
 def failure(code: int, text: str) -> httpx.Response:
