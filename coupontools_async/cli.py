@@ -383,7 +383,7 @@ def _session_record(session: models.CouponSession) -> dict[str, Any]:
         "sequenceid": session.sequenceid,
         "customid": session.customid,
     }
-    status = session.data.status if session.data is not None else None
+    status = session.status
     for field in attrs.fields(models.CouponSessionStatus):
         record[field.name] = getattr(status, field.name, None) if status is not None else None
     return record

@@ -18,7 +18,7 @@ import attrs
 from .._generated import OPERATIONS, Operation
 from .._validation import prepare
 from ..errors import ValidationError
-from . import _account, _coupons, _loyalty, _wallet
+from . import _account, _coupons, _directories_v4, _loyalty, _wallet
 from ._core import HANDLERS, Call, HttpFailure, V3Failure, utc_now
 from ._faults import Decision, Faults
 from ._state import SandboxConfig, SandboxState
@@ -41,6 +41,7 @@ SANDBOX_BASE_URL = "https://sandbox.coupontools.invalid"
 """The base URL of in-process sandbox clients (never resolved: no request leaves the process)."""
 
 _DOMAINS = (_account, _coupons, _loyalty, _wallet)
+_HANDLERS_ONLY = (_directories_v4,)  # registers handlers; its data lives in _account
 _AUTH_TEXT = "HTTP/1.0 401 Unauthorized. Client ID or Secret not correct."
 _UNPROCESSABLE = "HTTP/1.0 422 Unprocessable entity."
 WebhookHook = Callable[[dict[str, Any]], Any]
