@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta, timezone
 from functools import partial
 from typing import Any
 
+import anyio
 import pytest
 
-from coupontools_async import AsyncClient, InvalidRequestError, NotFoundError, models
+from coupontools_async import (
+    AsyncClient,
+    IntegrationError,
+    InvalidRequestError,
+    NotFoundError,
+    models,
+)
 from coupontools_async._convert import structure
 from coupontools_async._generated import OPERATIONS
 from coupontools_async.sandbox import Sandbox, SandboxConfig, SandboxState
@@ -313,3 +321,134 @@ def test_seed_alone_fills_the_state() -> None:
     assert len(state.account.subaccounts) == 5
     assert sum(len(d.users) for d in state.account.directories.values()) == 301
     assert any(c.level == 3 for c in state.account.categories.values())
+
+
+# ---------------------------------------------------------------------------- account sso
+
+
+async def test_account_sso_is_a_fresh_token_each_time(ct: AsyncClient, sandbox: Sandbox) -> None:
+    first = (await ct.account.sso()).account
+    second = (await ct.account.sso()).account
+    assert first is not None
+    assert second is not None
+    assert first.token
+    assert second.token
+    assert first.token != second.token
+    assert first.url is not None
+    assert first.token in first.url
+    assert first.url_whitelabel is not None
+    assert first.token in first.url_whitelabel
+    assert sandbox.state.account.account_sso_tokens == [first.token, second.token]
+
+
+async def test_teammate_sso_opens_a_campaign_when_asked(ct: AsyncClient, sandbox: Sandbox) -> None:
+    sandbox.state.account.teammates[7] = "anna@agency.example.com"
+    sandbox.state.coupons.add_campaign("cam_123")
+    plain = (await ct.account.teammate_sso(teammate=7)).teammate
+    assert plain is not None
+    assert plain.id == 7
+    assert plain.token
+    assert plain.url
+    assert plain.token in plain.url
+    opened = (await ct.account.teammate_sso(teammate=7, campaign="cam_123")).teammate
+    assert opened is not None
+    assert opened.url is not None
+    assert "campaign=cam_123" in opened.url
+    assert opened.token != plain.token
+    assert sandbox.state.account.teammate_sso_tokens == {plain.token: 7, opened.token: 7}
+
+
+async def test_teammate_sso_errors_are_the_documented_codes(
+    ct: AsyncClient, sandbox: Sandbox
+) -> None:
+    sandbox.state.account.teammates[7] = "anna@agency.example.com"
+    with pytest.raises(NotFoundError) as unknown_teammate:
+        await ct.account.teammate_sso(teammate=8)
+    assert unknown_teammate.value.codes == (503,)
+    assert unknown_teammate.value.messages == ("Teammate ID not found",)
+    with pytest.raises(NotFoundError) as unknown_campaign:
+        await ct.account.teammate_sso(teammate=7, campaign="cam_404")
+    assert unknown_campaign.value.codes == (502,)
+    assert unknown_campaign.value.messages == ("Campaign ID not found",)
+    assert sandbox.state.account.teammate_sso_tokens == {}
+
+
+def test_teammate_sso_without_a_teammate_is_200_below_the_client() -> None:
+    sandbox = Sandbox()
+    response = _served(sandbox, "/v3/teammate/sso", {})
+    assert (response["code"], response["message"]) == (200, "Missing parameter: teammate")
+    response = _served(sandbox, "/v3/teammate/sso", {"teammate": "7a"})
+    assert (response["code"], response["message"]) == (
+        301,
+        "Invalid character in parameter: teammate",
+    )
+
+
+def test_seeded_teammates_can_sign_on() -> None:
+    state = SandboxState()
+    seed(state, random.Random(1), sessions=0)
+    assert sorted(state.account.teammates) == [101, 102, 103]
+
+
+def _served(sandbox: Sandbox, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Send a raw request to the sandbox, past the client's own checks."""
+    headers = {"x-client-id": sandbox.client_id, "x-client-secret": sandbox.client_secret}
+    raw = json.dumps(body).encode()
+    response = anyio.run(sandbox.handle, "POST", path, headers, raw)
+    payload = json.loads(response.content)
+    errors = payload.get("errors") or payload["status"].get("errors")
+    return {"code": errors["error_code"][0], "message": errors["error_message_description"][0]}
+
+
+# ---------------------------------------------------------------------- directory sends
+
+
+async def test_a_directory_goes_out_by_email_and_by_sms(ct: AsyncClient, sandbox: Sandbox) -> None:
+    directory = _directory(sandbox, users=0)
+    emailed = await ct.distribution.send_directory_email(
+        campaign=directory.id, email="ann@example.com", subject="Our deals"
+    )
+    assert (emailed.campaign, emailed.action) == (directory.id, "email_sent")
+    texted = await ct.distribution.send_directory_sms(
+        campaign=directory.id, phone="+32 470 12 34 56", body="See our deals"
+    )
+    assert (texted.campaign, texted.phone, texted.action) == (
+        directory.id,
+        "32470123456",
+        "sms_sent",
+    )
+    assert texted.message == f"See our deals {directory.url}"
+    sends = [(s.channel, s.to, s.campaign) for s in sandbox.state.coupons.sends]
+    assert sends == [
+        ("email", "ann@example.com", directory.id),
+        ("sms", "+32470123456", directory.id),
+    ]
+    assert sandbox.state.coupons.sessions == {}  # a directory send makes no coupon session
+
+
+async def test_an_unknown_directory_send_is_502_directory_id_not_found(
+    ct: AsyncClient, sandbox: Sandbox
+) -> None:
+    for send in (
+        ct.distribution.send_directory_email(campaign="dir_404", email="ann@example.com"),
+        ct.distribution.send_directory_sms(campaign="dir_404", phone="+32470123456"),
+    ):
+        with pytest.raises(NotFoundError) as caught:
+            await send
+        assert caught.value.codes == (502,)
+        assert caught.value.messages == ("Directory ID not found",)
+    assert sandbox.state.coupons.sends == []
+
+
+async def test_a_directory_send_without_the_integration_is_refused(
+    ct: AsyncClient, sandbox: Sandbox
+) -> None:
+    directory = _directory(sandbox, users=0)
+    sandbox.state.coupons.email_connected = False
+    sandbox.state.coupons.sms_connected = False
+    with pytest.raises(IntegrationError) as email:
+        await ct.distribution.send_directory_email(campaign=directory.id, email="ann@example.com")
+    assert email.value.codes == (104,)
+    with pytest.raises(IntegrationError) as sms:
+        await ct.distribution.send_directory_sms(campaign=directory.id, phone="+32470123456")
+    assert sms.value.codes == (103,)
