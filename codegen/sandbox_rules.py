@@ -115,4 +115,5 @@ def differences(spec: Mapping[str, Any], target: Path = RULES_FILE) -> list[str]
     current = target.read_text(encoding="utf-8") if target.exists() else None
     if current == render(spec):
         return []
-    return [f"{'differs' if current is not None else 'missing'}: {target.relative_to(ROOT)}"]
+    shown = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target
+    return [f"{'differs' if current is not None else 'missing'}: {shown}"]

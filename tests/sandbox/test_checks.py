@@ -7,6 +7,7 @@ still refuses each bad value with the code the docs give for it.
 from __future__ import annotations
 
 import ast
+import copy
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -206,3 +207,16 @@ def test_path_ids_are_digits_within_their_bounds() -> None:
     for values in ({"directory_id": "0", "user_id": "7"}, {"directory_id": "-3", "user_id": "7"}):
         with pytest.raises(Refusal):
             check_path("directory_users_v4_get", values)
+
+
+def test_a_spec_change_the_rules_file_does_not_follow_is_reported(tmp_path: Path) -> None:
+    changed = copy.deepcopy(spec())
+    body = changed["paths"]["/v3/coupon/info"]["post"]["requestBody"]
+    body["content"]["application/json"]["schema"]["properties"]["campaign"]["pattern"] = "^x$"
+    rules_file = tmp_path / "spec_rules.json"
+    sandbox_rules.write(spec(), rules_file)
+    assert sandbox_rules.differences(spec(), rules_file) == []
+    assert sandbox_rules.differences(changed, rules_file) != []
+    sandbox_rules.write(changed, rules_file)
+    rules = json.loads(rules_file.read_text(encoding="utf-8"))
+    assert rules["coupons_get"]["body"]["properties"]["campaign"]["pattern"] == "^x$"

@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 
 from coupontools_async import (
+    APIConnectionError,
     AsyncClient,
     AuthenticationError,
     InvalidRequestError,
     NotFoundError,
+    RetryPolicy,
     ValidationError,
 )
 from coupontools_async.sandbox import Sandbox, SandboxConfig
@@ -273,3 +275,57 @@ async def test_wrong_credentials_are_a_401_in_plain_json(sandbox: Sandbox) -> No
         with pytest.raises(AuthenticationError) as caught:
             await ct.directories_v4.list()
     assert caught.value.status_code == 401
+
+
+async def _no_sleep(_: float) -> None:
+    return None
+
+
+async def test_a_create_whose_answer_is_lost_is_not_repeated(sandbox: Sandbox) -> None:
+    directory = _directory(sandbox, 0)
+    sandbox.faults.inject(rate=1.0, kinds=["commit_drop"], routes=["directory_users_v4_create"])
+    async with sandbox.client(retry=RetryPolicy(sleep=_no_sleep)) as ct:
+        with pytest.raises(APIConnectionError):
+            await ct.directory_users_v4.create(directory.number, email="ann@example.com")
+    assert [u.email for u in directory.users.values()] == ["ann@example.com"]
+    assert sandbox.calls["directory_users_v4_create"] == 1
+
+
+async def test_a_grant_whose_answer_is_lost_is_retried_and_granted_once(
+    sandbox: Sandbox,
+) -> None:
+    directory = _directory(sandbox, 1)
+    user = next(iter(directory.users.values()))
+    rule = sandbox.faults.inject(
+        rate=1.0, kinds=["commit_drop"], routes=["directory_users_v4_grant_access"]
+    )
+
+    async def heal(_: Any) -> None:
+        sandbox.faults.remove(rule)
+
+    async with sandbox.client(retry=RetryPolicy(sleep=_no_sleep), on_retry=heal) as ct:
+        granted = await ct.directory_users_v4.grant_access(directory.number, user.number)
+    assert granted.paid_access is True
+    assert sandbox.calls["directory_users_v4_grant_access"] == 2
+    assert user.payment_status == "paid"
+
+
+async def test_users_iter_asks_once_more_after_full_pages_and_stops_on_the_empty_one(
+    ct: AsyncClient, sandbox: Sandbox
+) -> None:
+    directory = _directory(sandbox, 10)  # exactly two full pages of 5
+    users = [u async for u in ct.directory_users_v4.iter(directory.number)]
+    assert len(users) == 10
+    assert sandbox.calls["directory_users_v4_list"] == 3
+
+
+async def test_a_user_created_while_iterating_is_not_lost_or_doubled(
+    ct: AsyncClient, sandbox: Sandbox
+) -> None:
+    directory = _directory(sandbox, 7)
+    seen = []
+    async for user in ct.directory_users_v4.iter(directory.number):
+        seen.append(user.email)
+        if len(seen) == 1:  # the user doing the second thing: adding while listing
+            await ct.directory_users_v4.create(directory.number, email="late@example.com")
+    assert seen == [f"user{n}@example.com" for n in range(7)] + ["late@example.com"]
