@@ -26,6 +26,8 @@ from typing import Any
 import jinja2
 import yaml
 
+from . import sandbox_rules
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "spec" / "coupontools.yaml"
 OUT = ROOT / "coupontools_async" / "_generated"
@@ -665,6 +667,8 @@ def generate_to(out: Path = OUT, spec_path: Path = SPEC) -> None:
         if out.exists():
             shutil.rmtree(out)
         shutil.copytree(fresh, out)
+    if out == OUT:  # the sandbox's own reading of the spec (codegen/sandbox_rules.py)
+        sandbox_rules.write(spec)
 
 
 def check(out: Path = OUT, spec_path: Path = SPEC) -> list[str]:
@@ -673,7 +677,7 @@ def check(out: Path = OUT, spec_path: Path = SPEC) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / "_generated"
         render(spec, fresh)
-        return _differences(fresh, out)
+        return _differences(fresh, out) + (sandbox_rules.differences(spec) if out == OUT else [])
 
 
 def _differences(fresh: Path, committed: Path) -> list[str]:

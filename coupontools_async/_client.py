@@ -16,7 +16,9 @@ import httpx
 from ._convert import structure
 from ._envelope import decode
 from ._generated import Operation, api
+from ._generated.api.account import AccountResource
 from ._generated.api.coupons import CouponsResource
+from ._generated.api.directories_v4 import DirectoriesV4Resource
 from ._generated.api.email import EmailResource
 from ._generated.api.loyalty_cards import LoyaltyCardsResource
 from ._generated.api.single_use import SingleUseResource
@@ -24,7 +26,14 @@ from ._generated.api.sms import SmsResource
 from ._generated.api.subaccounts import SubaccountsResource
 from ._generated.api.wallet_cards import WalletCardsResource
 from ._generated.api.webhooks import WebhooksResource
-from ._resources import Directories, Distribution, LoyaltyUsers, Sessions, WalletUsers
+from ._resources import (
+    Directories,
+    DirectoryUsersV4,
+    Distribution,
+    LoyaltyUsers,
+    Sessions,
+    WalletUsers,
+)
 from ._transport import (
     CALL_CONTEXT,
     CallContext,
@@ -180,7 +189,10 @@ class AsyncClient:
     sms: SmsResource
     email: EmailResource
     subaccounts: SubaccountsResource
+    account: AccountResource
     directories: Directories
+    directories_v4: DirectoriesV4Resource
+    directory_users_v4: DirectoryUsersV4
     wallet_cards: WalletCardsResource
     wallet_users: WalletUsers
     webhooks: WebhooksResource
@@ -276,7 +288,10 @@ class AsyncClient:
         self.sms = SmsResource(self)
         self.email = EmailResource(self)
         self.subaccounts = SubaccountsResource(self)
+        self.account = AccountResource(self)
         self.directories = Directories(self)
+        self.directories_v4 = DirectoriesV4Resource(self)
+        self.directory_users_v4 = DirectoryUsersV4(self)
         self.wallet_cards = WalletCardsResource(self)
         self.wallet_users = WalletUsers(self)
         self.webhooks = WebhooksResource(self)

@@ -383,7 +383,7 @@ def _session_record(session: models.CouponSession) -> dict[str, Any]:
         "sequenceid": session.sequenceid,
         "customid": session.customid,
     }
-    status = session.data.status if session.data is not None else None
+    status = session.status
     for field in attrs.fields(models.CouponSessionStatus):
         record[field.name] = getattr(status, field.name, None) if status is not None else None
     return record
@@ -1186,7 +1186,7 @@ def build_app() -> typer.Typer:
         ] = "500,503,429",
         latency: Annotated[float, typer.Option(help="Seconds added to every answer.")] = 0.0,
         session_page_size: Annotated[
-            int, typer.Option(help="Sessions per page (default: 5000, as documented).")
+            int, typer.Option(help="Sessions per page (default: 100, as the live API pages).")
         ] = 0,
     ) -> None:
         """Serve a stateful Coupontools sandbox on a port (needs the server extra: uvicorn).

@@ -9,7 +9,8 @@ from typing import Any
 from coupontools_async._generated import Operation, Param
 from tests._spec import spec
 
-_ID_PREFIX = re.compile(r"^\^([a-z]+_)")
+# "^cam_..." or "^(cam|dir)_...": the first kind of id the pattern allows.
+_ID_PREFIX = re.compile(r"^\^\(?([a-z]+)(?:\|[a-z]+)*\)?_")
 
 
 def sample_value(param: Param) -> Any:
@@ -43,7 +44,7 @@ def sample_value(param: Param) -> Any:
     if param.pattern:
         match = _ID_PREFIX.match(param.pattern)
         if match:
-            return match.group(1) + "123"
+            return match.group(1) + "_123"
     return "abcdef"[: param.max_length or 6].ljust(param.min_length or 1, "x")
 
 

@@ -29,6 +29,38 @@ from ._scalars import (
 _new = object.__new__
 
 
+def decode_AccountSso(o: Any, _: Any = None) -> models.AccountSso:
+    """Decode a AccountSso."""
+    if o.__class__ is not dict:
+        return not_an_object(o, "AccountSso")  # type: ignore[no-any-return]
+    g = o.get
+    m: models.AccountSso = _new(models.AccountSso)
+    m.token = (
+        None
+        if (v := g("token")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.url = (
+        None if (v := g("url")) is None else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.url_whitelabel = (
+        None
+        if (v := g("url_whitelabel")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    return m
+
+
+def decode_AccountSsoResponse(o: Any, _: Any = None) -> models.AccountSsoResponse:
+    """Decode a AccountSsoResponse."""
+    if o.__class__ is not dict:
+        return not_an_object(o, "AccountSsoResponse")  # type: ignore[no-any-return]
+    g = o.get
+    m: models.AccountSsoResponse = _new(models.AccountSsoResponse)
+    m.account = None if (v := g("account")) is None else decode_AccountSso(v)
+    return m
+
+
 def decode_BatchUpdateResponse(o: Any, _: Any = None) -> models.BatchUpdateResponse:
     """Decode a BatchUpdateResponse."""
     if o.__class__ is not dict:
@@ -440,7 +472,7 @@ def decode_CouponSession(o: Any, _: Any = None) -> models.CouponSession:
         if (v := g("customid")) is None
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
-    m.data = None if (v := g("data")) is None else decode_CouponSessionData(v)
+    m.status = None if (v := g("status")) is None else decode_CouponSessionStatus(v)
     return m
 
 
@@ -484,12 +516,9 @@ def decode_CouponSessionListResponse(o: Any, _: Any = None) -> models.CouponSess
         return not_an_object(o, "CouponSessionListResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.CouponSessionListResponse = _new(models.CouponSessionListResponse)
-    m.campaign = (
-        None
-        if (v := g("campaign")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
+    m.amount_of_results = (
+        None if (v := g("amount_of_results")) is None else (v if v.__class__ is int else to_int(v))
     )
-    m.page = None if (v := g("page")) is None else (v if v.__class__ is int else to_int(v))
     m.data = None if (v := g("data")) is None else seq(v, decode_CouponSession)
     return m
 
@@ -554,7 +583,15 @@ def decode_CouponSessionStatus(o: Any, _: Any = None) -> models.CouponSessionSta
         None if (v := g("opened")) is None else (v if v is True or v is False else to_bool(v))
     )
     m.open_date_utc = None if (v := g("open_date_utc")) is None else parse_datetime(v)
+    m.played = (
+        None if (v := g("played")) is None else (v if v is True or v is False else to_bool(v))
+    )
     m.played_date_utc = None if (v := g("played_date_utc")) is None else parse_datetime(v)
+    m.own_validation_code = (
+        None
+        if (v := g("own_validation_code")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
     m.claimed = (
         None if (v := g("claimed")) is None else (v if v is True or v is False else to_bool(v))
     )
@@ -642,56 +679,6 @@ def decode_Directory(o: Any, _: Any = None) -> models.Directory:
         if (v := g("status")) is None
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
-    return m
-
-
-def decode_DirectoryCampaign(o: Any, _: Any = None) -> models.DirectoryCampaign:
-    """Decode a DirectoryCampaign."""
-    if o.__class__ is not dict:
-        return not_an_object(o, "DirectoryCampaign")  # type: ignore[no-any-return]
-    g = o.get
-    m: models.DirectoryCampaign = _new(models.DirectoryCampaign)
-    m.id = v if (v := o["ID"]).__class__ is str else to_str(v)
-    m.code = (
-        None
-        if (v := g("code")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.name = (
-        None
-        if (v := g("name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.url = (
-        None if (v := g("url")) is None else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.status = (
-        None
-        if (v := g("status")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    return m
-
-
-def decode_DirectoryCampaignListResponse(
-    o: Any, _: Any = None
-) -> models.DirectoryCampaignListResponse:
-    """Decode a DirectoryCampaignListResponse."""
-    if o.__class__ is not dict:
-        return not_an_object(o, "DirectoryCampaignListResponse")  # type: ignore[no-any-return]
-    g = o.get
-    m: models.DirectoryCampaignListResponse = _new(models.DirectoryCampaignListResponse)
-    m.directory = (
-        None
-        if (v := g("directory")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.amount_of_campaigns = (
-        None
-        if (v := g("amount_of_campaigns")) is None
-        else (v if v.__class__ is int else to_int(v))
-    )
-    m.campaigns = None if (v := g("campaigns")) is None else seq(v, decode_DirectoryCampaign)
     return m
 
 
@@ -845,6 +832,109 @@ def decode_DirectoryUserUpdateResponse(o: Any, _: Any = None) -> models.Director
         None
         if (v := g("payment_status")) is None
         else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    return m
+
+
+def decode_DirectoryV4(o: Any, _: Any = None) -> models.DirectoryV4:
+    """Decode a DirectoryV4."""
+    if o.__class__ is not dict:
+        return not_an_object(o, "DirectoryV4")  # type: ignore[no-any-return]
+    g = o.get
+    m: models.DirectoryV4 = _new(models.DirectoryV4)
+    m.id = v if (v := o["id"]).__class__ is int else required(to_int(v), "number")
+    m.name = (
+        None
+        if (v := g("name")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.url = (
+        None if (v := g("url")) is None else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.created_at = None if (v := g("created_at")) is None else parse_datetime(v)
+    return m
+
+
+def decode_DirectoryV4User(o: Any, _: Any = None) -> models.DirectoryV4User:
+    """Decode a DirectoryV4User."""
+    if o.__class__ is not dict:
+        return not_an_object(o, "DirectoryV4User")  # type: ignore[no-any-return]
+    g = o.get
+    m: models.DirectoryV4User = _new(models.DirectoryV4User)
+    m.id = v if (v := o["id"]).__class__ is int else required(to_int(v), "number")
+    m.email = (
+        None
+        if (v := g("email")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.first_name = (
+        None
+        if (v := g("first_name")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.last_name = (
+        None
+        if (v := g("last_name")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.phone = (
+        None
+        if (v := g("phone")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.birth_date = None if (v := g("birth_date")) is None else to_date(v)
+    m.address = (
+        None
+        if (v := g("address")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.zip = (
+        None if (v := g("zip")) is None else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.city = (
+        None
+        if (v := g("city")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.custom_1 = (
+        None
+        if (v := g("custom_1")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.custom_2 = (
+        None
+        if (v := g("custom_2")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.custom_3 = (
+        None
+        if (v := g("custom_3")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.blocked = (
+        None if (v := g("blocked")) is None else (v if v is True or v is False else to_bool(v))
+    )
+    m.paid_access = (
+        None if (v := g("paid_access")) is None else (v if v is True or v is False else to_bool(v))
+    )
+    m.access_expires_at = None if (v := g("access_expires_at")) is None else parse_datetime(v)
+    m.created_at = None if (v := g("created_at")) is None else parse_datetime(v)
+    return m
+
+
+def decode_DirectoryV4UserSso(o: Any, _: Any = None) -> models.DirectoryV4UserSso:
+    """Decode a DirectoryV4UserSso."""
+    if o.__class__ is not dict:
+        return not_an_object(o, "DirectoryV4UserSso")  # type: ignore[no-any-return]
+    g = o.get
+    m: models.DirectoryV4UserSso = _new(models.DirectoryV4UserSso)
+    m.token = (
+        None
+        if (v := g("token")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.url = (
+        None if (v := g("url")) is None else (v if v.__class__ is str and v else to_optional_str(v))
     )
     return m
 
@@ -1343,6 +1433,26 @@ def decode_SendResponse(o: Any, _: Any = None) -> models.SendResponse:
         if (v := g("campaign")) is None
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
+    m.message = (
+        None
+        if (v := g("message")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.phone = (
+        None
+        if (v := g("phone")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.single_use_code = (
+        None
+        if (v := g("single_use_code")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.single_use_url = (
+        None
+        if (v := g("single_use_url")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
     m.loyaltycard = (
         None
         if (v := g("loyaltycard")) is None
@@ -1411,6 +1521,16 @@ def decode_SingleUseCreateResponse(o: Any, _: Any = None) -> models.SingleUseCre
     g = o.get
     m: models.SingleUseCreateResponse = _new(models.SingleUseCreateResponse)
     m.single_use_code = v if (v := o["single_use_code"]).__class__ is str else to_str(v)
+    m.campaign = (
+        None
+        if (v := g("campaign")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.action = (
+        None
+        if (v := g("action")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
     m.single_use_url = (
         None
         if (v := g("single_use_url")) is None
@@ -1419,6 +1539,16 @@ def decode_SingleUseCreateResponse(o: Any, _: Any = None) -> models.SingleUseCre
     m.widget_validation_code = (
         None
         if (v := g("widget_validation_code")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.custom_validation_code = (
+        None
+        if (v := g("custom_validation_code")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.customid = (
+        None
+        if (v := g("customid")) is None
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     return m
@@ -1677,11 +1807,7 @@ def decode_SubaccountCreateResponse(o: Any, _: Any = None) -> models.SubaccountC
         if (v := g("result")) is None
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
-    m.subaccount = (
-        None
-        if (v := g("subaccount")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    m.subaccount = None if (v := g("subaccount")) is None else decode_Subaccount(v)
     return m
 
 
@@ -1823,22 +1949,36 @@ def decode_SubaccountSsoResponse(o: Any, _: Any = None) -> models.SubaccountSsoR
     return m
 
 
-def decode_SubaccountUpdateResponse(o: Any, _: Any = None) -> models.SubaccountUpdateResponse:
-    """Decode a SubaccountUpdateResponse."""
+def decode_TeammateSso(o: Any, _: Any = None) -> models.TeammateSso:
+    """Decode a TeammateSso."""
     if o.__class__ is not dict:
-        return not_an_object(o, "SubaccountUpdateResponse")  # type: ignore[no-any-return]
+        return not_an_object(o, "TeammateSso")  # type: ignore[no-any-return]
     g = o.get
-    m: models.SubaccountUpdateResponse = _new(models.SubaccountUpdateResponse)
-    m.result = (
+    m: models.TeammateSso = _new(models.TeammateSso)
+    m.id = None if (v := g("ID")) is None else (v if v.__class__ is int else to_int(v))
+    m.token = (
         None
-        if (v := g("result")) is None
+        if (v := g("token")) is None
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
-    m.subaccount = (
+    m.url = (
+        None if (v := g("url")) is None else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.url_whitelabel = (
         None
-        if (v := g("subaccount")) is None
+        if (v := g("url_whitelabel")) is None
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
+    return m
+
+
+def decode_TeammateSsoResponse(o: Any, _: Any = None) -> models.TeammateSsoResponse:
+    """Decode a TeammateSsoResponse."""
+    if o.__class__ is not dict:
+        return not_an_object(o, "TeammateSsoResponse")  # type: ignore[no-any-return]
+    g = o.get
+    m: models.TeammateSsoResponse = _new(models.TeammateSsoResponse)
+    m.teammate = None if (v := g("teammate")) is None else decode_TeammateSso(v)
     return m
 
 
@@ -2159,6 +2299,22 @@ def decode_WebhookVerification(o: Any, _: Any = None) -> models.WebhookVerificat
     g = o.get
     m: models.WebhookVerification = _new(models.WebhookVerification)
     m.webhook = v if (v := o["webhook"]).__class__ is str else to_str(v)
+    m.result = (
+        None
+        if (v := g("result")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.date = None if (v := g("date")) is None else parse_datetime(v)
+    m.campaign = (
+        None
+        if (v := g("campaign")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.session = (
+        None
+        if (v := g("session")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
     m.datetime = None if (v := g("datetime")) is None else parse_datetime(v)
     m.type = (
         None
@@ -2179,6 +2335,8 @@ def decode_WebhookVerification(o: Any, _: Any = None) -> models.WebhookVerificat
 
 
 DECODERS: dict[type[Any], Any] = {
+    models.AccountSso: decode_AccountSso,
+    models.AccountSsoResponse: decode_AccountSsoResponse,
     models.BatchUpdateResponse: decode_BatchUpdateResponse,
     models.Category: decode_Category,
     models.CategoryListResponse: decode_CategoryListResponse,
@@ -2201,8 +2359,6 @@ DECODERS: dict[type[Any], Any] = {
     models.CouponSessionStatus: decode_CouponSessionStatus,
     models.CouponSessionUpdateResponse: decode_CouponSessionUpdateResponse,
     models.Directory: decode_Directory,
-    models.DirectoryCampaign: decode_DirectoryCampaign,
-    models.DirectoryCampaignListResponse: decode_DirectoryCampaignListResponse,
     models.DirectoryInfoResponse: decode_DirectoryInfoResponse,
     models.DirectoryListResponse: decode_DirectoryListResponse,
     models.DirectoryRegistrationData: decode_DirectoryRegistrationData,
@@ -2210,6 +2366,9 @@ DECODERS: dict[type[Any], Any] = {
     models.DirectoryUser: decode_DirectoryUser,
     models.DirectoryUserListResponse: decode_DirectoryUserListResponse,
     models.DirectoryUserUpdateResponse: decode_DirectoryUserUpdateResponse,
+    models.DirectoryV4: decode_DirectoryV4,
+    models.DirectoryV4User: decode_DirectoryV4User,
+    models.DirectoryV4UserSso: decode_DirectoryV4UserSso,
     models.EmailContact: decode_EmailContact,
     models.EmailContactAddResponse: decode_EmailContactAddResponse,
     models.EmailContactListResponse: decode_EmailContactListResponse,
@@ -2250,7 +2409,8 @@ DECODERS: dict[type[Any], Any] = {
     models.SubaccountResetUrlResponse: decode_SubaccountResetUrlResponse,
     models.SubaccountSso: decode_SubaccountSso,
     models.SubaccountSsoResponse: decode_SubaccountSsoResponse,
-    models.SubaccountUpdateResponse: decode_SubaccountUpdateResponse,
+    models.TeammateSso: decode_TeammateSso,
+    models.TeammateSsoResponse: decode_TeammateSsoResponse,
     models.WalletCard: decode_WalletCard,
     models.WalletPushResult: decode_WalletPushResult,
     models.WalletReward: decode_WalletReward,

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date as date_aliased
 from datetime import datetime as datetime_aliased
 
 import attrs
+
+
+@attrs.define(kw_only=True)
+class AccountSso:
+    """A single sign on token of the account."""
+
+    token: str | None = attrs.field(default=None, repr=False)
+    """Single sign on token."""
+    url: str | None = None
+    """Login URL."""
+    url_whitelabel: str | None = None
+    """Login URL on the white label domain."""
+
+
+@attrs.define(kw_only=True)
+class AccountSsoResponse:
+    """Answer of v3 account/sso."""
+
+    account: AccountSso | None = None
 
 
 @attrs.define(kw_only=True)
@@ -165,7 +184,7 @@ class CouponEventCustomer:
     """Zip."""
     city: str | None = None
     """City."""
-    birthday: date | None = None
+    birthday: date_aliased | None = None
     """Birthday (yyyy-MM-dd)."""
     custom_field_1: str | None = None
     """Custom field 1."""
@@ -248,7 +267,7 @@ class CouponSession:
     """Sequence ID of the session (used by batch/update)."""
     customid: str | None = None
     """Custom ID given to the session."""
-    data: CouponSessionData | None = None
+    status: CouponSessionStatus | None = None
 
 
 @attrs.define(kw_only=True)
@@ -276,12 +295,10 @@ class CouponSessionListResponse:
     campaign/validations (one page).
     """
 
-    campaign: str | None = None
-    """Coupon ID (cam_XXXXXX)."""
-    page: int | None = None
-    """Page returned."""
+    amount_of_results: int | None = None
+    """Number of sessions in the answer (sent as a string, "0" on an empty page)."""
     data: list[CouponSession] | None = None
-    """The sessions of this page."""
+    """The sessions of this page (absent on an empty page)."""
 
 
 @attrs.define(kw_only=True)
@@ -315,7 +332,9 @@ class CouponSessionSearchResponse:
 
 @attrs.define(kw_only=True)
 class CouponSessionStatus:
-    """State of a coupon session (`data.status` of couponsession/data)."""
+    """State of a coupon session (`status` of a session list item, `data.status` of
+    couponsession/data).
+    """
 
     created_date_utc: datetime_aliased | None = None
     """When the session was created (UTC)."""
@@ -323,8 +342,12 @@ class CouponSessionStatus:
     """Whether the session was opened."""
     open_date_utc: datetime_aliased | None = None
     """When the session was opened (UTC)."""
+    played: bool | None = None
+    """Whether the game of the coupon was played, for game coupons."""
     played_date_utc: datetime_aliased | None = None
     """When the game of the coupon was played (UTC), for game coupons."""
+    own_validation_code: str | None = None
+    """The session's own (custom) validation code."""
     claimed: bool | None = None
     """Whether the session was claimed."""
     claim_date_utc: datetime_aliased | None = None
@@ -378,34 +401,6 @@ class Directory:
 
 
 @attrs.define(kw_only=True)
-class DirectoryCampaign:
-    """A campaign shown in a directory."""
-
-    id: str = attrs.field(metadata={"wire": "ID"})
-    """Coupon ID (cam_XXXXXX)."""
-    code: str | None = None
-    """Short code of the campaign."""
-    name: str | None = None
-    """Campaign name."""
-    url: str | None = None
-    """Public URL of the campaign."""
-    status: str | None = None
-    """Campaign status."""
-
-
-@attrs.define(kw_only=True)
-class DirectoryCampaignListResponse:
-    """Answer of the directory campaigns list."""
-
-    directory: str | None = None
-    """Directory ID (dir_XXXXXX)."""
-    amount_of_campaigns: int | None = None
-    """Number of campaigns."""
-    campaigns: list[DirectoryCampaign] | None = None
-    """The campaigns."""
-
-
-@attrs.define(kw_only=True)
 class DirectoryInfoResponse:
     """Answer of v3 directory/info."""
 
@@ -433,7 +428,7 @@ class DirectoryRegistrationData:
     """First name."""
     last_name: str | None = None
     """Last name."""
-    birthday: date | None = None
+    birthday: date_aliased | None = None
     """Birthday (yyyy-MM-dd)."""
     email: str | None = None
     """Email address."""
@@ -466,7 +461,7 @@ class DirectoryUser:
     """First name."""
     last_name: str | None = None
     """Last name."""
-    birthday: date | None = None
+    birthday: date_aliased | None = None
     """Birthday."""
     email: str | None = None
     """Email address."""
@@ -502,6 +497,68 @@ class DirectoryUserUpdateResponse:
     """Registered user ID (reg_XXXXXX)."""
     payment_status: str | None = None
     """Payment status after the update."""
+
+
+@attrs.define(kw_only=True)
+class DirectoryV4:
+    """A directory, as the v4 Directory API returns it."""
+
+    id: int
+    """Numeric id of the directory."""
+    name: str | None = None
+    """Name of the directory."""
+    url: str | None = None
+    """Public URL of the directory."""
+    created_at: datetime_aliased | None = None
+    """When the directory was created."""
+
+
+@attrs.define(kw_only=True)
+class DirectoryV4User:
+    """A user of a directory, as the v4 Directory API returns it."""
+
+    id: int
+    """Numeric id of the user."""
+    email: str | None = None
+    """Email address."""
+    first_name: str | None = None
+    """First name."""
+    last_name: str | None = None
+    """Last name."""
+    phone: str | None = None
+    """Phone number."""
+    birth_date: date_aliased | None = None
+    """Birth date."""
+    address: str | None = None
+    """Address."""
+    zip: str | None = None
+    """Postal code."""
+    city: str | None = None
+    """City."""
+    custom_1: str | None = None
+    """Custom field 1."""
+    custom_2: str | None = None
+    """Custom field 2."""
+    custom_3: str | None = None
+    """Custom field 3."""
+    blocked: bool | None = None
+    """Whether the user's access is blocked."""
+    paid_access: bool | None = None
+    """Whether the user has access to the paid content."""
+    access_expires_at: datetime_aliased | None = None
+    """When the paid access ends (UTC); absent or null when it does not."""
+    created_at: datetime_aliased | None = None
+    """When the user registered."""
+
+
+@attrs.define(kw_only=True)
+class DirectoryV4UserSso:
+    """A one-time sign on token of a directory user."""
+
+    token: str | None = attrs.field(default=None, repr=False)
+    """One-time sign on token."""
+    url: str | None = None
+    """Login URL that uses the token."""
 
 
 @attrs.define(kw_only=True)
@@ -795,7 +852,15 @@ class SendResponse:
     """Payload of v3 send/email and send/sms."""
 
     campaign: str | None = None
-    """Coupon ID (cam_XXXXXX) sent."""
+    """Coupon ID (cam_XXXXXX) or directory ID (dir_XXXXXX) sent."""
+    message: str | None = None
+    """The text message sent (send/sms)."""
+    phone: str | None = None
+    """The phone number texted, digits without the leading + (send/sms)."""
+    single_use_code: str | None = None
+    """Unique session code of the session sent (send/sms)."""
+    single_use_url: str | None = None
+    """URL of the session sent (send/sms)."""
     loyaltycard: str | None = None
     """Loyalty card ID (loy_XXXXXX) sent."""
     couponsession: str | None = None
@@ -836,10 +901,20 @@ class SingleUseCreateResponse:
 
     single_use_code: str
     """Unique session code of the single-use URL."""
+    campaign: str | None = None
+    """Coupon ID (cam_XXXXXX)."""
+    action: str | None = None
+    """Name of the action performed."""
     single_use_url: str | None = None
     """The single-use URL."""
     widget_validation_code: str | None = None
     """Validation code for the validation widget."""
+    custom_validation_code: str | None = None
+    """The custom validation code of the session (customvalcode or the generated
+    autovalcode).
+    """
+    customid: str | None = None
+    """Custom ID given to the session."""
 
 
 @attrs.define(kw_only=True)
@@ -958,7 +1033,7 @@ class Subaccount:
     """Maximum number of campaigns (a string on the wire)."""
     has_campaigns: int | None = None
     """Number of campaigns the subaccount has (a string on the wire)."""
-    expiry_date: date | None = None
+    expiry_date: date_aliased | None = None
     """Account expiry date."""
     api_key: str | None = attrs.field(default=None, repr=False)
     """API client id of the subaccount. A credential; do not log it."""
@@ -994,8 +1069,7 @@ class SubaccountCreateResponse:
 
     result: str | None = None
     """Outcome text."""
-    subaccount: str | None = None
-    """ID of the new subaccount (sub_XXXXXX)."""
+    subaccount: Subaccount | None = None
 
 
 @attrs.define(kw_only=True)
@@ -1087,13 +1161,24 @@ class SubaccountSsoResponse:
 
 
 @attrs.define(kw_only=True)
-class SubaccountUpdateResponse:
-    """Answer of the subaccount update."""
+class TeammateSso:
+    """A single sign on token of a teammate."""
 
-    result: str | None = None
-    """Outcome text."""
-    subaccount: str | None = None
-    """ID of the subaccount (sub_XXXXXX)."""
+    id: int | None = attrs.field(default=None, metadata={"wire": "ID"})
+    """Teammate ID."""
+    token: str | None = attrs.field(default=None, repr=False)
+    """Single sign on token."""
+    url: str | None = None
+    """Login URL."""
+    url_whitelabel: str | None = None
+    """Login URL on the white label domain."""
+
+
+@attrs.define(kw_only=True)
+class TeammateSsoResponse:
+    """Answer of v3 teammate/sso."""
+
+    teammate: TeammateSso | None = None
 
 
 @attrs.define(kw_only=True)
@@ -1282,6 +1367,14 @@ class WebhookVerification:
 
     webhook: str
     """Webhook id (evt_...)."""
+    result: str | None = None
+    """Outcome of the verification ("valid")."""
+    date: datetime_aliased | None = None
+    """When the webhook was sent (legacy answer)."""
+    campaign: str | None = None
+    """Coupon (campaign) id the event is about (legacy answer)."""
+    session: str | None = None
+    """Session code the event is about (legacy answer)."""
     datetime: datetime_aliased | None = None
     """When the webhook was sent."""
     type: str | None = None

@@ -29,16 +29,6 @@ __all__ = [
     "seed",
 ]
 
-_SUBACCOUNT_FIELDS = (
-    "email",
-    "package",
-    "status",
-    "first_name",
-    "last_name",
-    "country",
-    "company_name",
-    "expiry_date",
-)
 _DIRECTORY_NOT_FOUND = "Directory ID not found"
 _SUBACCOUNT_NOT_FOUND = "Subaccount not found"
 _CODE_ALPHABET = string.ascii_lowercase + string.digits
@@ -138,6 +128,40 @@ class DirectoryUser:
     phone: str = ""
     created_at: datetime = _SEED_EPOCH
     payment_status: str = "unpaid"
+    address: str = ""
+    zip: str = ""
+    city: str = ""
+    custom: tuple[str, str, str] = ("", "", "")
+    password_sha256: str = ""
+    blocked: bool = False
+    access_expires_at: str | None = None
+    """Paid access end (``yyyy-MM-dd HH:mm:ss`` UTC), or None when it does not end."""
+
+    @property
+    def number(self) -> int:
+        """The v4 numeric id: the digits of the v3 id (``reg_5025`` is 5025)."""
+        return int(self.id.removeprefix("reg_"))
+
+    def v4_payload(self) -> dict[str, Any]:
+        """The ``DirectoryV4User`` wire object (plain JSON, numeric id)."""
+        return {
+            "id": self.number,
+            "email": self.email,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "phone": self.phone,
+            "birth_date": self.birthday,
+            "address": self.address,
+            "zip": self.zip,
+            "city": self.city,
+            "custom_1": self.custom[0],
+            "custom_2": self.custom[1],
+            "custom_3": self.custom[2],
+            "blocked": self.blocked,
+            "paid_access": self.payment_status == "paid",
+            "access_expires_at": self.access_expires_at,
+            "created_at": _ts(self.created_at),
+        }
 
     def payload(self) -> dict[str, Any]:
         """The ``DirectoryUser`` wire object."""
@@ -155,15 +179,12 @@ class DirectoryUser:
 
 @attrs.define(kw_only=True)
 class Directory:
-    """A directory (``dir_...``): its campaigns and its registered users."""
+    """A directory (``dir_...``, numeric in v4: ``dir_12345`` is 12345) and its users."""
 
     id: str = ""
     code: str = ""
     name: str = ""
     status: str = "active"
-    campaigns: list[dict[str, str]] = attrs.Factory(list)
-    """``DirectoryCampaign`` wire objects. The sandbox keeps its own list: the coupons
-    domain is not consulted, so these ids need not be coupons of the sandbox."""
     users: dict[str, DirectoryUser] = attrs.Factory(dict)
     """Registered users by id, oldest registration first."""
     order: list[str] = attrs.Factory(list)
@@ -173,6 +194,15 @@ class Directory:
     def url(self) -> str:
         """The directory's public URL (not documented; shaped like the coupon URLs)."""
         return f"https://www.digicpn.com/d/{self.code}"
+
+    @property
+    def number(self) -> int:
+        """The v4 numeric id: the digits of the v3 id (one directory, two spellings)."""
+        return int(self.id.removeprefix("dir_"))
+
+    def v4_payload(self) -> dict[str, Any]:
+        """The ``DirectoryV4`` wire object (plain JSON, numeric id)."""
+        return {"id": self.number, "name": self.name, "url": self.url, "created_at": None}
 
     def payload(self) -> dict[str, Any]:
         """The ``Directory`` wire object."""
@@ -207,7 +237,7 @@ class Category:
 
 @attrs.define(kw_only=True)
 class AccountState:
-    """Subaccounts, directories with their users and campaigns, and categories."""
+    """Subaccounts, teammates, directories with their users, and categories."""
 
     subaccounts: dict[str, Subaccount] = attrs.Factory(dict)
     subaccount_by_email: dict[str, str] = attrs.Factory(dict)
@@ -218,6 +248,14 @@ class AccountState:
     """Single sign on token → subaccount id, every one handed out."""
     directories: dict[str, Directory] = attrs.Factory(dict)
     categories: dict[str, Category] = attrs.Factory(dict)
+    teammates: dict[int, str] = attrs.Factory(dict)
+    """Teammate id (numeric) → email."""
+    account_sso_tokens: list[str] = attrs.Factory(list)
+    """Every account single sign on token handed out (account/sso)."""
+    teammate_sso_tokens: dict[str, int] = attrs.Factory(dict)
+    """Teammate single sign on token → teammate id."""
+    directory_sso_tokens: dict[str, int] = attrs.Factory(dict)
+    """v4 directory user one-time token → user id."""
     app_url: str = "https://app.coupontools.com"
     whitelabel_url: str = "https://coupons.example.com"
     """The agency's white label domain (``url_whitelabel`` of subaccount/sso)."""
@@ -375,29 +413,8 @@ def subaccounts_create(call: Call) -> dict[str, Any]:
             },
         },
     )
-    return {"result": "saved_successfully", "subaccount": sub.id}
-
-
-@handles("subaccounts_update")
-def subaccounts_update(call: Call) -> dict[str, Any]:
-    """Change the given fields; the same checks as create (303, 304, 305), 510 if unknown."""
-    state = call.state.account
-    sub = _subaccount(call)
-    email = call.arg("email")
-    if email is not None:
-        email = str(email).strip()
-        _check_email(call, email, owner=sub.id)
-        del state.subaccount_by_email[sub.email.lower()]
-        state.subaccount_by_email[email.lower()] = sub.id
-    expiry = _check_expiry(call.arg("expiry_date"))
-    for name in _SUBACCOUNT_FIELDS:
-        value = email if name == "email" else expiry if name == "expiry_date" else call.arg(name)
-        if value is not None:
-            setattr(sub, name, str(value))
-    password = call.arg("password")
-    if password:
-        sub.password_sha256 = _digest(password)
-    return {"result": "updated_successfully", "subaccount": sub.id}
+    # The answer's subaccount is an object with ID (FACTS.md evidence, Grade A).
+    return {"result": "saved_successfully", "subaccount": sub.payload()}
 
 
 @handles("subaccounts_reset_password_url")
@@ -427,13 +444,41 @@ def subaccounts_sso(call: Call) -> dict[str, Any]:
         query += f"&campaign={campaign}"
     token = state.token()
     state.sso_tokens[token] = sub.id
+    return {"subaccount": {"ID": sub.id, **_sso_links(state, token, query)}}
+
+
+@handles("account_sso")
+def account_sso(call: Call) -> dict[str, Any]:
+    """A fresh single sign on token for the account itself (no parameters)."""
+    state = call.state.account
+    token = state.token()
+    state.account_sso_tokens.append(token)
+    return {"account": _sso_links(state, token, "page=campaigns")}
+
+
+@handles("account_teammate_sso")
+def account_teammate_sso(call: Call) -> dict[str, Any]:
+    """A fresh token for a teammate (503 when unknown), opening ``campaign`` when given (502)."""
+    state = call.state.account
+    teammate = call.arg("teammate")
+    if teammate not in state.teammates:
+        fail(503, "Teammate ID not found")
+    query = "page=campaigns"
+    campaign = call.arg("campaign")
+    if campaign is not None:
+        if campaign not in call.state.coupons.campaigns:
+            fail(502, "Campaign ID not found")
+        query = f"page=update_campaign&campaign={campaign}"
+    token = state.token()
+    state.teammate_sso_tokens[token] = teammate
+    return {"teammate": {"ID": teammate, **_sso_links(state, token, query)}}
+
+
+def _sso_links(state: AccountState, token: str, query: str) -> dict[str, str]:
     return {
-        "subaccount": {
-            "ID": sub.id,
-            "token": token,
-            "url": f"{state.app_url}/sso/{token}?{query}",
-            "url_whitelabel": f"{state.whitelabel_url}/sso/{token}?{query}",
-        }
+        "token": token,
+        "url": f"{state.app_url}/sso/{token}?{query}",
+        "url_whitelabel": f"{state.whitelabel_url}/sso/{token}?{query}",
     }
 
 
@@ -458,17 +503,6 @@ def directories_list(call: Call) -> dict[str, Any]:
 def directories_get(call: Call) -> dict[str, Any]:
     """One directory, as a one-item ``directory`` list (spec x-assumption)."""
     return {"directory": [_directory(call).payload()]}
-
-
-@handles("directories_campaigns")
-def directories_campaigns(call: Call) -> dict[str, Any]:
-    """The campaigns a directory shows; 507 for an unknown directory, like directory/info."""
-    directory = _directory(call)
-    return {
-        "directory": directory.id,
-        "amount_of_campaigns": len(directory.campaigns),
-        "campaigns": [dict(c) for c in directory.campaigns],
-    }
 
 
 @handles("directories_users")
@@ -580,9 +614,6 @@ def seed(state: SandboxState, rng: random.Random, *, sessions: int) -> None:
 
     for name, users in (("City deals", 237), ("Student perks", 64), ("Spring market", 0)):
         directory = account.add_directory(name, status="active" if users else "draft")
-        directory.campaigns.extend(
-            account.add_campaign(f"{name} #{i + 1}") for i in range(rng.randrange(3, 9))
-        )
         moment = _SEED_EPOCH
         for _ in range(users):
             moment += timedelta(minutes=rng.randrange(1, 2000))
@@ -601,6 +632,10 @@ def seed(state: SandboxState, rng: random.Random, *, sessions: int) -> None:
                     payment_status=rng.choice(("paid", "unpaid")),
                 )
             )
+
+    # Teammates use no randomness, so adding them left the rest of the seed unchanged.
+    for number, name in enumerate(("anna", "bert", "carla"), start=101):
+        account.teammates[number] = f"{name}@agency.example.com"
 
     for top_name, middles in _CATEGORY_TREE.items():
         top = account.add_category(top_name)

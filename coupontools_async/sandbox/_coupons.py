@@ -344,32 +344,37 @@ def coupon_payload(campaign: Campaign) -> dict[str, Any]:
     }
 
 
+def status_payload(session: Session) -> dict[str, Any]:
+    """A session's CouponSessionStatus wire object."""
+    return {
+        "created_date_utc": _fmt(session.created_at),
+        "opened": session.opened_at is not None,
+        "open_date_utc": _fmt(session.opened_at),
+        "played": False,
+        "played_date_utc": None,
+        "claimed": session.claimed_at is not None,
+        "claim_date_utc": _fmt(session.claimed_at),
+        "claimtype": session.claimtype,
+        "validated": session.validated_at is not None,
+        "validation_date_utc": _fmt(session.validated_at),
+        "validation_value": None,
+        "value": None,
+        "voided": session.voided_at is not None,
+        "voided_date_utc": _fmt(session.voided_at),
+        "locked": session.locked,
+        "saved_to_passbook": session.saved_to_passbook,
+        "own_validation_code": session.validation_code,
+    }
+
+
 def session_payload(session: Session) -> dict[str, Any]:
-    """A session as the CouponSession schema has it (lists and searches)."""
+    """A session as the list items carry it: ``status`` at the top level (FACTS.md evidence)."""
     return {
         "session": session.code,
         "session_url": session.url,
         "sequenceid": session.sequence,
         "customid": session.customid,
-        "data": {
-            "status": {
-                "created_date_utc": _fmt(session.created_at),
-                "opened": session.opened_at is not None,
-                "open_date_utc": _fmt(session.opened_at),
-                "played_date_utc": None,
-                "claimed": session.claimed_at is not None,
-                "claim_date_utc": _fmt(session.claimed_at),
-                "claimtype": session.claimtype,
-                "validated": session.validated_at is not None,
-                "validation_date_utc": _fmt(session.validated_at),
-                "validation_value": None,
-                "value": None,
-                "voided": session.voided_at is not None,
-                "voided_date_utc": _fmt(session.voided_at),
-                "locked": session.locked,
-                "saved_to_passbook": session.saved_to_passbook,
-            }
-        },
+        "status": status_payload(session),
     }
 
 
@@ -620,7 +625,10 @@ def _list(call: Call, kind: str) -> dict[str, Any]:
     sessions = _listed(campaign, kind, start, end)
     size = call.state.config.session_page_size
     chunk = sessions[(page - 1) * size : page * size]
-    return {"campaign": campaign.id, "page": page, "data": [session_payload(s) for s in chunk]}
+    # As the evidence shows it: a count as a string (stringified), and no data when empty.
+    if not chunk:
+        return {"amount_of_results": 0}
+    return {"amount_of_results": len(chunk), "data": [session_payload(s) for s in chunk]}
 
 
 @handles("sessions_list_all")
@@ -651,7 +659,16 @@ def sessions_list_validated(call: Call) -> dict[str, Any]:
 def sessions_get(call: Call) -> dict[str, Any]:
     """couponsession/data: one session (513 when unknown)."""
     session = _session(call, code=513)
-    return {"campaign": session.campaign, "action": "session_data", **session_payload(session)}
+    # Only this single-session answer nests the status under data (FACTS.md evidence).
+    return {
+        "campaign": session.campaign,
+        "action": "session_data",
+        "session": session.code,
+        "session_url": session.url,
+        "sequenceid": session.sequence,
+        "customid": session.customid,
+        "data": {"status": status_payload(session)},
+    }
 
 
 # ----------------------------------------------------------- state machine
@@ -1116,9 +1133,13 @@ def single_use_create(call: Call) -> dict[str, Any]:
 
 def _single_use_payload(session: Session) -> dict[str, Any]:
     return {
+        "campaign": session.campaign,
+        "action": "single_use_created",
         "single_use_url": session.url,
         "single_use_code": session.code,
         "widget_validation_code": session.widget_validation_code,
+        "custom_validation_code": session.validation_code or "",
+        "customid": session.customid,
     }
 
 
@@ -1234,6 +1255,16 @@ def _send_session(call: Call, campaign: Campaign, now: datetime, **contact: Any)
     return session
 
 
+def _directory_id(call: Call) -> str | None:
+    """The directory being sent (its ``dir_`` id travels in ``campaign``), or None."""
+    campaign = call.arg("campaign")
+    if not isinstance(campaign, str) or not campaign.startswith("dir_"):
+        return None
+    if campaign not in call.state.account.directories:
+        fail(502, "Directory ID not found")
+    return campaign
+
+
 def _loyalty_card(call: Call, loyaltycard: str) -> None:
     """Refuse an unknown web loyalty card (cards live in the loyalty domain's state)."""
     if loyaltycard not in call.state.loyalty.cards:
@@ -1266,6 +1297,18 @@ def distribution_send_email(call: Call) -> dict[str, Any]:
             )
         )
         return {"loyaltycard": loyaltycard, "action": "email_sent"}
+    directory = _directory_id(call)
+    if directory is not None:
+        state.sends.append(
+            Send(
+                channel="email",
+                to=email,
+                campaign=directory,
+                subject=call.arg("subject"),
+                sent_at=now,
+            )
+        )
+        return {"campaign": directory, "action": "email_sent"}
     campaign = _campaign(call)
     if call.arg("check_unique", False):
         for earlier in state.sends:
@@ -1322,6 +1365,13 @@ def distribution_send_sms(call: Call) -> dict[str, Any]:
             )
         )
         return {"loyaltycard": loyaltycard, "action": "sms_sent"}
+    directory = _directory_id(call)
+    if directory is not None:
+        state.sends.append(
+            Send(channel="sms", to=phone, campaign=directory, body=call.arg("body"), sent_at=now)
+        )
+        url = call.state.account.directories[directory].url
+        return _sms_answer(directory, phone, call.arg("body"), url)
     campaign = _campaign(call)
     session = _send_session(call, campaign, now, phone=phone)
     if session.phone is None:
@@ -1336,7 +1386,22 @@ def distribution_send_sms(call: Call) -> dict[str, Any]:
             sent_at=now,
         )
     )
-    return {"campaign": campaign.id, "couponsession": session.code, "action": "sms_sent"}
+    return {
+        **_sms_answer(campaign.id, phone, call.arg("body"), session.url),
+        "single_use_code": session.code,
+        "single_use_url": session.url,
+    }
+
+
+def _sms_answer(campaign: str, phone: str, body: Any, url: str) -> dict[str, Any]:
+    """send/sms's answer as the evidence shows it: the text sent, the phone without ``+``."""
+    message = f"{body} {url}" if body else url
+    return {
+        "campaign": campaign,
+        "message": message,
+        "phone": phone.lstrip("+"),
+        "action": "sms_sent",
+    }
 
 
 # --------------------------------------------------------------------- seed

@@ -18,10 +18,11 @@ __all__ = ["SandboxConfig", "SandboxState"]
 class SandboxConfig:
     """How the sandbox behaves where the real API's numbers are not documented."""
 
-    session_page_size: int = 5000
-    """Sessions per page of campaign/data (api-docs 004: 5000)."""
+    session_page_size: int = 100
+    """Sessions per page of campaign/data: 100, as a live integration sees (FACTS.md evidence;
+    api-docs 004 say 5000)."""
     directory_page_size: int = 100
-    """Users per page of directoryusers/list (FACTS.md: 100)."""
+    """Users per page of directoryusers/list (FACTS.md: 100) and of the v4 users list."""
     wallet_page_size: int = 100
     """Wallet users per page when the request gives no ``per_page``."""
     stamps_per_reward: int = 10

@@ -16,8 +16,6 @@ __all__ = [
     "DIRECTORIES_LIST",
     "directories_get",
     "DIRECTORIES_GET",
-    "directories_campaigns",
-    "DIRECTORIES_CAMPAIGNS",
     "directories_users",
     "DIRECTORIES_USERS",
     "directories_update_user",
@@ -109,56 +107,6 @@ async def directories_get(
     """
     return await client.request(
         DIRECTORIES_GET,
-        body={
-            "directory": directory,
-        },
-    )
-
-
-DIRECTORIES_CAMPAIGNS: Operation[models.DirectoryCampaignListResponse] = Operation(
-    id="directories_campaigns",
-    group="directories",
-    method="POST",
-    path="/v3/directory/campaigns",
-    api_version="v3",
-    idempotent=True,
-    summary="List directory campaigns",
-    response_kind="json",
-    response_type=models.DirectoryCampaignListResponse,
-    params=(
-        Param(
-            name="directory",
-            wire="directory",
-            location="body",
-            required=True,
-            type="string",
-            description="Directory ID (dir_XXXXXX). Can be found in the list of all directories.",
-            pattern="^dir_[A-Za-z0-9]+$",
-        ),
-    ),
-    assumptions=(
-        'The path is not public (api-docs 002 only names "Retrieve all campaigns from a directory"). We chose POST /v3/directory/campaigns taking `directory`, like directory/info.',
-        "The response is not documented. We model `directory`, `amount_of_campaigns` and `campaigns`, each with ID, code, name, url and status like the coupon list.",
-        "No errors are documented; expect those of directory/info (301, 507).",
-    ),
-)
-
-
-async def directories_campaigns(
-    client: Requester,
-    *,
-    directory: str,
-) -> models.DirectoryCampaignListResponse:
-    """List directory campaigns.
-
-    Retrieve all campaigns from a directory.
-
-    Args:
-        directory: Directory ID (dir_XXXXXX). Can be found in the list of all
-            directories.
-    """
-    return await client.request(
-        DIRECTORIES_CAMPAIGNS,
         body={
             "directory": directory,
         },
@@ -409,24 +357,6 @@ class DirectoriesResource:
             507: Directory ID not found
         """
         return await directories_get(
-            self._client,
-            directory=directory,
-        )
-
-    async def campaigns(
-        self,
-        *,
-        directory: str,
-    ) -> models.DirectoryCampaignListResponse:
-        """List directory campaigns.
-
-        Retrieve all campaigns from a directory.
-
-        Args:
-            directory: Directory ID (dir_XXXXXX). Can be found in the list of all
-                directories.
-        """
-        return await directories_campaigns(
             self._client,
             directory=directory,
         )

@@ -43,8 +43,8 @@ DISTRIBUTION_SEND_EMAIL: Operation[models.SendResponse] = Operation(
             location="body",
             required=False,
             type="string",
-            description="Coupon ID (cam_XXXXXX). Can be found in the list of all coupons. Coupons only.",
-            pattern="^cam_[A-Za-z0-9]+$",
+            description="Coupon ID (cam_XXXXXX), or directory ID (dir_XXXXXX) to send a directory. Can be found in the list of all coupons or directories.",
+            pattern="^(cam|dir)_[A-Za-z0-9]+$",
         ),
         Param(
             name="loyaltycard",
@@ -106,6 +106,7 @@ DISTRIBUTION_SEND_EMAIL: Operation[models.SendResponse] = Operation(
         (301, "Invalid character in parameter: campaign"),
         (305, "Email address is not valid"),
         (502, "Campaign ID not found"),
+        (502, "Directory ID not found"),
         (604, "Email not sent to 'john@doe.com'. Reason: X"),
     ),
     require_one_of=(("campaign", "loyaltycard"),),
@@ -113,7 +114,8 @@ DISTRIBUTION_SEND_EMAIL: Operation[models.SendResponse] = Operation(
         'One endpoint serves "Send coupon by email" (api-docs 004) and "Send loyalty card by email" (api-docs 000); exactly one of campaign and loyaltycard is given.',
         "api-docs 000 prints the loyalty variant's parameter texts without their names; we take them to be loyaltycard (loy_...), email and subject, as in the coupon variant.",
         "api-docs 000 lists no errors for the loyalty variant; the errors are those of api-docs 004.",
-        "The response is not documented; we model the optional `campaign`, `loyaltycard`, `couponsession` and `action` fields, so an answer carrying only the status envelope still decodes.",
+        'The same endpoint sends a directory: `campaign` then holds the directory id (dir_XXXXXX), and an unknown one answers 502 "Directory ID not found" (FACTS.md "Evidence from outside the docs", Grade C docs.coupontools.com/api/v3/directory). So `campaign` takes cam_ or dir_ ids; the client\'s send_directory_* methods take only dir_, the send_coupon_* methods only cam_.',
+        'The answer\'s fields are those of FACTS.md "Evidence from outside the docs" (see SendResponse).',
     ),
 )
 
@@ -139,8 +141,8 @@ async def distribution_send_email(
 
     Args:
         email: Email address receiving the coupon or loyalty card.
-        campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
-            Coupons only.
+        campaign: Coupon ID (cam_XXXXXX), or directory ID (dir_XXXXXX) to send a
+            directory. Can be found in the list of all coupons or directories.
         loyaltycard: Loyalty card ID (loy_XXXXXX). Can be found in the list of all
             loyalty cards. Loyalty cards only.
         couponsession: Unique session code (example ac6s7u3g8a25ja7x9qg87). If not
@@ -159,6 +161,7 @@ async def distribution_send_email(
         301: Invalid character in parameter: campaign
         305: Email address is not valid
         502: Campaign ID not found
+        502: Directory ID not found
         604: Email not sent to 'john@doe.com'. Reason: X
     """
     return await client.request(
@@ -203,8 +206,8 @@ DISTRIBUTION_SEND_SMS: Operation[models.SendResponse] = Operation(
             location="body",
             required=False,
             type="string",
-            description="Coupon ID (cam_XXXXXX). Can be found in the list of all coupons. Coupons only.",
-            pattern="^cam_[A-Za-z0-9]+$",
+            description="Coupon ID (cam_XXXXXX), or directory ID (dir_XXXXXX) to send a directory. Can be found in the list of all coupons or directories.",
+            pattern="^(cam|dir)_[A-Za-z0-9]+$",
         ),
         Param(
             name="loyaltycard",
@@ -242,6 +245,7 @@ DISTRIBUTION_SEND_SMS: Operation[models.SendResponse] = Operation(
         (301, "Invalid character in parameter: campaign"),
         (301, "Phone number not valid"),
         (502, "Campaign ID not found"),
+        (502, "Directory ID not found"),
         (513, "Statcode not found"),
         (602, "SMS not sent to 'X'. Reason: Y"),
         (605, "SMS not sent to 'X'. Reason: This number is on the blacklist or opt-out list."),
@@ -252,7 +256,8 @@ DISTRIBUTION_SEND_SMS: Operation[models.SendResponse] = Operation(
         "api-docs 000 prints the loyalty variant's parameter texts without their names; we take them to be loyaltycard (loy_...), phone and body, as in the coupon variant.",
         'api-docs 000 says the loyalty card id "Can be found in the list of all directories"; that is a slip for the list of all loyalty cards (the id is loy_..., and the email variant says loyalty cards).',
         "api-docs 000 lists no errors for the loyalty variant; the errors are those of api-docs 004.",
-        "The response is not documented; we model the optional `campaign`, `loyaltycard`, `couponsession` and `action` fields, so an answer carrying only the status envelope still decodes.",
+        'The same endpoint sends a directory: `campaign` then holds the directory id (dir_XXXXXX), and an unknown one answers 502 "Directory ID not found" (FACTS.md "Evidence from outside the docs", Grade C docs.coupontools.com/api/v3/directory). So `campaign` takes cam_ or dir_ ids; the client\'s send_directory_* methods take only dir_, the send_coupon_* methods only cam_.',
+        'The answer\'s fields are those of FACTS.md "Evidence from outside the docs" (see SendResponse).',
     ),
 )
 
@@ -278,8 +283,8 @@ async def distribution_send_sms(
     Args:
         phone: Phone number receiving the coupon or loyalty card. International E.164
             notation.
-        campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
-            Coupons only.
+        campaign: Coupon ID (cam_XXXXXX), or directory ID (dir_XXXXXX) to send a
+            directory. Can be found in the list of all coupons or directories.
         loyaltycard: Loyalty card ID (loy_XXXXXX). Can be found in the list of all
             loyalty cards. Loyalty cards only.
         couponsession: Unique session code (example ac6s7u3g8a25ja7x9qg87). If not
@@ -293,6 +298,7 @@ async def distribution_send_sms(
         301: Invalid character in parameter: campaign
         301: Phone number not valid
         502: Campaign ID not found
+        502: Directory ID not found
         513: Statcode not found
         602: SMS not sent to 'X'. Reason: Y
         605: SMS not sent to 'X'. Reason: This number is on the blacklist or opt-out list.
@@ -336,8 +342,8 @@ class DistributionResource:
 
         Args:
             email: Email address receiving the coupon or loyalty card.
-            campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
-                Coupons only.
+            campaign: Coupon ID (cam_XXXXXX), or directory ID (dir_XXXXXX) to send a
+                directory. Can be found in the list of all coupons or directories.
             loyaltycard: Loyalty card ID (loy_XXXXXX). Can be found in the list of all
                 loyalty cards. Loyalty cards only.
             couponsession: Unique session code (example ac6s7u3g8a25ja7x9qg87). If not
@@ -356,6 +362,7 @@ class DistributionResource:
             301: Invalid character in parameter: campaign
             305: Email address is not valid
             502: Campaign ID not found
+            502: Directory ID not found
             604: Email not sent to 'john@doe.com'. Reason: X
         """
         return await distribution_send_email(
@@ -391,8 +398,8 @@ class DistributionResource:
         Args:
             phone: Phone number receiving the coupon or loyalty card. International E.164
                 notation.
-            campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
-                Coupons only.
+            campaign: Coupon ID (cam_XXXXXX), or directory ID (dir_XXXXXX) to send a
+                directory. Can be found in the list of all coupons or directories.
             loyaltycard: Loyalty card ID (loy_XXXXXX). Can be found in the list of all
                 loyalty cards. Loyalty cards only.
             couponsession: Unique session code (example ac6s7u3g8a25ja7x9qg87). If not
@@ -406,6 +413,7 @@ class DistributionResource:
             301: Invalid character in parameter: campaign
             301: Phone number not valid
             502: Campaign ID not found
+            502: Directory ID not found
             513: Statcode not found
             602: SMS not sent to 'X'. Reason: Y
             605: SMS not sent to 'X'. Reason: This number is on the blacklist or opt-out list.

@@ -99,11 +99,11 @@ SESSIONS_LIST_ALL: Operation[models.CouponSessionListResponse] = Operation(
         (502, "Campaign ID not found"),
     ),
     pagination=Pagination(
-        style="page", page_param="page", page_size=5000, items="data", first_page=1
+        style="page", page_param="page", page_size=100, items="data", first_page=1
     ),
     assumptions=(
-        'The response is not documented (api-docs 004 prints "Loading..."); we chose `{campaign, page, data: [CouponSession]}`, each item shaped like the couponsession/data answer of FACTS.md without its `campaign` and `action`, because that is the one session shape anything documents.',
-        "The docs say pages split at 5000 records but a public integration sees 100 per page (FACTS.md); the iterator starts at page 1 and stops on a short or empty page rather than trusting either size.",
+        'The response is not documented (api-docs 004 prints "Loading..."). FACTS.md "Evidence from outside the docs" (Grade A, the Pipedream components; Grade B, rebens-api) shows `{amount_of_results, data: [CouponSession]}`, each item with its `status` object at the top level beside `session`, `sequenceid` and `customid`; `data` is absent on an empty page (`amount_of_results: "0"`).',
+        "The docs say pages split at 5000 records; the Grade A integration keeps paging while it gets exactly 100, so `page_size` is 100. The iterator stops on a short or empty page rather than trusting either size.",
     ),
 )
 
@@ -211,11 +211,11 @@ SESSIONS_LIST_OPENED: Operation[models.CouponSessionListResponse] = Operation(
         (502, "Campaign ID not found"),
     ),
     pagination=Pagination(
-        style="page", page_param="page", page_size=5000, items="data", first_page=1
+        style="page", page_param="page", page_size=100, items="data", first_page=1
     ),
     assumptions=(
-        'The response is not documented (api-docs 004 prints "Loading..."); we chose `{campaign, page, data: [CouponSession]}`, each item shaped like the couponsession/data answer of FACTS.md without its `campaign` and `action`, because that is the one session shape anything documents.',
-        "The docs say pages split at 5000 records but a public integration sees 100 per page (FACTS.md); the iterator starts at page 1 and stops on a short or empty page rather than trusting either size.",
+        'The response is not documented (api-docs 004 prints "Loading..."). FACTS.md "Evidence from outside the docs" (Grade A, the Pipedream components; Grade B, rebens-api) shows `{amount_of_results, data: [CouponSession]}`, each item with its `status` object at the top level beside `session`, `sequenceid` and `customid`; `data` is absent on an empty page (`amount_of_results: "0"`).',
+        "The docs say pages split at 5000 records; the Grade A integration keeps paging while it gets exactly 100, so `page_size` is 100. The iterator stops on a short or empty page rather than trusting either size.",
     ),
 )
 
@@ -323,11 +323,11 @@ SESSIONS_LIST_CLAIMED: Operation[models.CouponSessionListResponse] = Operation(
         (502, "Campaign ID not found"),
     ),
     pagination=Pagination(
-        style="page", page_param="page", page_size=5000, items="data", first_page=1
+        style="page", page_param="page", page_size=100, items="data", first_page=1
     ),
     assumptions=(
-        'The response is not documented (api-docs 004 prints "Loading..."); we chose `{campaign, page, data: [CouponSession]}`, each item shaped like the couponsession/data answer of FACTS.md without its `campaign` and `action`, because that is the one session shape anything documents.',
-        "The docs say pages split at 5000 records but a public integration sees 100 per page (FACTS.md); the iterator starts at page 1 and stops on a short or empty page rather than trusting either size.",
+        'The response is not documented (api-docs 004 prints "Loading..."). FACTS.md "Evidence from outside the docs" (Grade A, the Pipedream components; Grade B, rebens-api) shows `{amount_of_results, data: [CouponSession]}`, each item with its `status` object at the top level beside `session`, `sequenceid` and `customid`; `data` is absent on an empty page (`amount_of_results: "0"`).',
+        "The docs say pages split at 5000 records; the Grade A integration keeps paging while it gets exactly 100, so `page_size` is 100. The iterator stops on a short or empty page rather than trusting either size.",
     ),
 )
 
@@ -435,11 +435,11 @@ SESSIONS_LIST_VALIDATED: Operation[models.CouponSessionListResponse] = Operation
         (502, "Campaign ID not found"),
     ),
     pagination=Pagination(
-        style="page", page_param="page", page_size=5000, items="data", first_page=1
+        style="page", page_param="page", page_size=100, items="data", first_page=1
     ),
     assumptions=(
-        'The response is not documented (api-docs 004 prints "Loading..."); we chose `{campaign, page, data: [CouponSession]}`, each item shaped like the couponsession/data answer of FACTS.md without its `campaign` and `action`, because that is the one session shape anything documents.',
-        "The docs say pages split at 5000 records but a public integration sees 100 per page (FACTS.md); the iterator starts at page 1 and stops on a short or empty page rather than trusting either size.",
+        'The response is not documented (api-docs 004 prints "Loading..."). FACTS.md "Evidence from outside the docs" (Grade A, the Pipedream components; Grade B, rebens-api) shows `{amount_of_results, data: [CouponSession]}`, each item with its `status` object at the top level beside `session`, `sequenceid` and `customid`; `data` is absent on an empty page (`amount_of_results: "0"`).',
+        "The docs say pages split at 5000 records; the Grade A integration keeps paging while it gets exactly 100, so `page_size` is 100. The iterator stops on a short or empty page rather than trusting either size.",
     ),
 )
 

@@ -19,8 +19,6 @@ __all__ = [
     "SUBACCOUNTS_GET",
     "subaccounts_create",
     "SUBACCOUNTS_CREATE",
-    "subaccounts_update",
-    "SUBACCOUNTS_UPDATE",
     "subaccounts_reset_password_url",
     "SUBACCOUNTS_RESET_PASSWORD_URL",
     "subaccounts_sso",
@@ -207,7 +205,7 @@ SUBACCOUNTS_CREATE: Operation[models.SubaccountCreateResponse] = Operation(
     assumptions=(
         "Although under /v4, this endpoint takes the X-Client-* headers and answers in the v3 envelope in public integrations (FACTS.md), so x-api-version is v3 (envelope answers).",
         "FACTS.md gives the codes 200, 303, 304, 305; their texts are those of docs.coupontools.com/api/account.",
-        "The response is not documented. We model `result` and `subaccount`, the new id (sub_...) as the subaccount_created webhook (api-docs 003) carries it; both optional.",
+        'The response is not documented in api-docs; its `subaccount` is an object with the new `ID` (FACTS.md "Evidence from outside the docs", Grade A reads `subaccount.ID`), modelled as a Subaccount.',
     ),
 )
 
@@ -252,162 +250,6 @@ async def subaccounts_create(
     return await client.request(
         SUBACCOUNTS_CREATE,
         body={
-            "email": email,
-            "password": password,
-            "package": package,
-            "status": status,
-            "first_name": first_name,
-            "last_name": last_name,
-            "country": country,
-            "company_name": company_name,
-            "expiry_date": expiry_date,
-        },
-    )
-
-
-SUBACCOUNTS_UPDATE: Operation[models.SubaccountUpdateResponse] = Operation(
-    id="subaccounts_update",
-    group="subaccounts",
-    method="POST",
-    path="/v4/subaccount/update",
-    api_version="v3",
-    idempotent=True,
-    summary="Update subaccount",
-    response_kind="json",
-    response_type=models.SubaccountUpdateResponse,
-    params=(
-        Param(
-            name="subaccount",
-            wire="subaccount",
-            location="body",
-            required=True,
-            type="string",
-            description="Subaccount ID (sub_XXXXXX). Can be found in the list of your subaccounts.",
-            pattern="^sub_[A-Za-z0-9]+$",
-        ),
-        Param(
-            name="email",
-            wire="email",
-            location="body",
-            required=False,
-            type="string",
-            description="Email address.",
-            format="email",
-        ),
-        Param(
-            name="password",
-            wire="password",
-            location="body",
-            required=False,
-            type="string",
-            description="Password.",
-        ),
-        Param(
-            name="package",
-            wire="package",
-            location="body",
-            required=False,
-            type="string",
-            description="Package ID (pac_XXX). Can be found on the package page in your dashboard.",
-            pattern="^pac_[A-Za-z0-9]+$",
-        ),
-        Param(
-            name="status",
-            wire="status",
-            location="body",
-            required=False,
-            type="string",
-            description="Define the status of the subaccount.",
-            enum=("trial", "customer"),
-        ),
-        Param(
-            name="first_name",
-            wire="first_name",
-            location="body",
-            required=False,
-            type="string",
-            description="First name.",
-        ),
-        Param(
-            name="last_name",
-            wire="last_name",
-            location="body",
-            required=False,
-            type="string",
-            description="Last name.",
-        ),
-        Param(
-            name="country",
-            wire="country",
-            location="body",
-            required=False,
-            type="string",
-            description="Alpha-2 country code (f.e. US, FR, MX, ...).",
-            pattern="^[A-Z]{2}$",
-        ),
-        Param(
-            name="company_name",
-            wire="company_name",
-            location="body",
-            required=False,
-            type="string",
-            description="Company name.",
-        ),
-        Param(
-            name="expiry_date",
-            wire="expiry_date",
-            location="body",
-            required=False,
-            type="string",
-            description="Account expiry date (format yyyy-MM-dd).",
-            format="date",
-        ),
-    ),
-    assumptions=(
-        'The path and parameters are not public (api-docs 002 only names "Update a subaccount"). We chose POST /v4/subaccount/update, next to /v4/subaccount/create, taking `subaccount` (required) and the create fields, all optional.',
-        "Answers in the v3 envelope like the other /v4/subaccount endpoints, so x-api-version is v3 (envelope answers).",
-        "The response is not documented; we model it like create, `result` and `subaccount`.",
-        "No errors are documented; expect those of create (303, 304, 305) and 510 for an unknown subaccount.",
-    ),
-)
-
-
-async def subaccounts_update(
-    client: Requester,
-    *,
-    subaccount: str,
-    email: str | None = None,
-    password: str | None = None,
-    package: str | None = None,
-    status: Literal["trial", "customer"] | None = None,
-    first_name: str | None = None,
-    last_name: str | None = None,
-    country: str | None = None,
-    company_name: str | None = None,
-    expiry_date: date | str | None = None,
-) -> models.SubaccountUpdateResponse:
-    """Update subaccount.
-
-    Update a subaccount.
-
-    Args:
-        subaccount: Subaccount ID (sub_XXXXXX). Can be found in the list of your
-            subaccounts.
-        email: Email address.
-        password: Password.
-        package: Package ID (pac_XXX). Can be found on the package page in your
-            dashboard.
-        status: Define the status of the subaccount.
-        first_name: First name.
-        last_name: Last name.
-        country: Alpha-2 country code (f.e. US, FR, MX, ...).
-        company_name: Company name.
-        expiry_date: Account expiry date (format yyyy-MM-dd).
-    """
-    return await client.request(
-        SUBACCOUNTS_UPDATE,
-        body={
-            "subaccount": subaccount,
             "email": email,
             "password": password,
             "package": package,
@@ -627,52 +469,6 @@ class SubaccountsResource:
         """
         return await subaccounts_create(
             self._client,
-            email=email,
-            password=password,
-            package=package,
-            status=status,
-            first_name=first_name,
-            last_name=last_name,
-            country=country,
-            company_name=company_name,
-            expiry_date=expiry_date,
-        )
-
-    async def update(
-        self,
-        *,
-        subaccount: str,
-        email: str | None = None,
-        password: str | None = None,
-        package: str | None = None,
-        status: Literal["trial", "customer"] | None = None,
-        first_name: str | None = None,
-        last_name: str | None = None,
-        country: str | None = None,
-        company_name: str | None = None,
-        expiry_date: date | str | None = None,
-    ) -> models.SubaccountUpdateResponse:
-        """Update subaccount.
-
-        Update a subaccount.
-
-        Args:
-            subaccount: Subaccount ID (sub_XXXXXX). Can be found in the list of your
-                subaccounts.
-            email: Email address.
-            password: Password.
-            package: Package ID (pac_XXX). Can be found on the package page in your
-                dashboard.
-            status: Define the status of the subaccount.
-            first_name: First name.
-            last_name: Last name.
-            country: Alpha-2 country code (f.e. US, FR, MX, ...).
-            company_name: Company name.
-            expiry_date: Account expiry date (format yyyy-MM-dd).
-        """
-        return await subaccounts_update(
-            self._client,
-            subaccount=subaccount,
             email=email,
             password=password,
             package=package,
