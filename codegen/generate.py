@@ -121,7 +121,9 @@ def generate_models(spec: Mapping[str, Any]) -> str:
     if future not in result:
         raise SpecError("expected a __future__ import in the generated models")
     # The template emits attrs classes; the dataclass import it was written for goes.
-    result = result.replace(future, future + "\nimport attrs\n", 1)
+    result = result.replace(
+        future, future + "\nimport attrs\n\nfrom ._runtime import Model\n", 1
+    )
     return result.replace("from dataclasses import dataclass\n", "")
 
 
@@ -191,6 +193,8 @@ def model_decoders(models_source: str) -> tuple[list[dict[str, Any]], list[str]]
             if not isinstance(item, ast.AnnAssign) or not isinstance(item.target, ast.Name):
                 continue
             name = item.target.id
+            if name == "extra_fields":
+                raise SpecError(f"{node.name}: a field named extra_fields hides the unknown keys")
             wire = name
             required = item.value is None
             if isinstance(item.value, ast.Call):
@@ -206,7 +210,11 @@ def model_decoders(models_source: str) -> tuple[list[dict[str, Any]], list[str]]
             )
             get = f"o[{wire!r}]" if required else f"g({wire!r})"
             fields.append(
-                {"name": name, "expr": _decode_expr(annotation, get, required, enums, classes)}
+                {
+                    "name": name,
+                    "wire": wire,
+                    "expr": _decode_expr(annotation, get, required, enums, classes),
+                }
             )
         result.append({"name": node.name, "fields": fields})
     return result, enums
@@ -228,7 +236,7 @@ def _decode_expr(
     elif kind.startswith("list[") and kind.endswith("]"):
         item = kind[5:-1]
         if item in classes and item not in enums:
-            call = f"seq(v, decode_{item})"
+            call = f"model_seq(v, decode_{item}, {item!r})"
         elif item in _ITEM_DECODERS:
             call = f"seq(v, {_ITEM_DECODERS[item]})"
         else:

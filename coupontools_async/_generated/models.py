@@ -7,9 +7,11 @@ from datetime import datetime as datetime_aliased
 
 import attrs
 
+from ._runtime import Model
+
 
 @attrs.define(kw_only=True)
-class BatchUpdateResponse:
+class BatchUpdateResponse(Model):
     """Payload of v3 batch/update."""
 
     campaign: str | None = None
@@ -23,7 +25,7 @@ class BatchUpdateResponse:
 
 
 @attrs.define(kw_only=True)
-class Category:
+class Category(Model):
     """A directory category."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -35,7 +37,7 @@ class Category:
 
 
 @attrs.define(kw_only=True)
-class CategoryListResponse:
+class CategoryListResponse(Model):
     """Answer of v3 category/list."""
 
     amount_of_categories: int | None = None
@@ -45,7 +47,7 @@ class CategoryListResponse:
 
 
 @attrs.define(kw_only=True)
-class CategoryMainListResponse:
+class CategoryMainListResponse(Model):
     """Answer of v3 category/main/list (3rd level categories)."""
 
     amount_of_categories: int | None = None
@@ -55,7 +57,7 @@ class CategoryMainListResponse:
 
 
 @attrs.define(kw_only=True)
-class Coupon:
+class Coupon(Model):
     """A v3 coupon (campaign), as coupon/list and coupon/info return it."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -79,7 +81,7 @@ class Coupon:
 
 
 @attrs.define(kw_only=True)
-class CouponCreatedEvent:
+class CouponCreatedEvent(Model):
     """The `coupon_created` event (docs title "Coupon edit")."""
 
     id: str
@@ -95,7 +97,7 @@ class CouponCreatedEvent:
 
 
 @attrs.define(kw_only=True)
-class CouponEvent:
+class CouponEvent(Model):
     """A coupon event (`coupon_claimed` and the other `coupon_*` events except
     `coupon_created`).
     """
@@ -122,7 +124,7 @@ class CouponEvent:
 
 
 @attrs.define(kw_only=True)
-class CouponEventCoupon:
+class CouponEventCoupon(Model):
     """The coupon (campaign) of a coupon event."""
 
     coupon_code: str | None = None
@@ -146,7 +148,7 @@ class CouponEventCoupon:
 
 
 @attrs.define(kw_only=True)
-class CouponEventCustomer:
+class CouponEventCustomer(Model):
     """Customer data collected by the coupon."""
 
     gender: str | None = None
@@ -186,7 +188,7 @@ class CouponEventCustomer:
 
 
 @attrs.define(kw_only=True)
-class CouponEventStatus:
+class CouponEventStatus(Model):
     """State flags and dates of the coupon session of a coupon event."""
 
     social_login: bool | None = None
@@ -208,14 +210,14 @@ class CouponEventStatus:
 
 
 @attrs.define(kw_only=True)
-class CouponInfoResponse:
+class CouponInfoResponse(Model):
     """Payload of v3 coupon/info."""
 
     coupon_info: Coupon | None = None
 
 
 @attrs.define(kw_only=True)
-class CouponListResponse:
+class CouponListResponse(Model):
     """Payload of v3 coupon/list."""
 
     coupon_info: list[Coupon] | None = None
@@ -223,7 +225,7 @@ class CouponListResponse:
 
 
 @attrs.define(kw_only=True)
-class CouponPushResponse:
+class CouponPushResponse(Model):
     """Payload of v3 coupon/pushnotification/list and coupon/pushnotification/single."""
 
     campaign: str | None = None
@@ -235,7 +237,7 @@ class CouponPushResponse:
 
 
 @attrs.define(kw_only=True)
-class CouponSession:
+class CouponSession(Model):
     """A coupon session (one per coupon a visitor opened), as the session lists and
     searches return it.
     """
@@ -252,14 +254,14 @@ class CouponSession:
 
 
 @attrs.define(kw_only=True)
-class CouponSessionData:
+class CouponSessionData(Model):
     """The `data` object of a coupon session."""
 
     status: CouponSessionStatus | None = None
 
 
 @attrs.define(kw_only=True)
-class CouponSessionDeleteResponse:
+class CouponSessionDeleteResponse(Model):
     """Payload of v3 singleuse/remove."""
 
     campaign: str | None = None
@@ -271,7 +273,7 @@ class CouponSessionDeleteResponse:
 
 
 @attrs.define(kw_only=True)
-class CouponSessionListResponse:
+class CouponSessionListResponse(Model):
     """Payload of v3 campaign/data, campaign/opens, campaign/claims and
     campaign/validations (one page).
     """
@@ -285,7 +287,7 @@ class CouponSessionListResponse:
 
 
 @attrs.define(kw_only=True)
-class CouponSessionResponse:
+class CouponSessionResponse(Model):
     """Payload of v3 couponsession/data."""
 
     session: str
@@ -304,7 +306,7 @@ class CouponSessionResponse:
 
 
 @attrs.define(kw_only=True)
-class CouponSessionSearchResponse:
+class CouponSessionSearchResponse(Model):
     """Payload of v3 couponsession/search and campaignsession/search."""
 
     campaign: str | None = None
@@ -314,7 +316,7 @@ class CouponSessionSearchResponse:
 
 
 @attrs.define(kw_only=True)
-class CouponSessionStatus:
+class CouponSessionStatus(Model):
     """State of a coupon session (`data.status` of couponsession/data)."""
 
     created_date_utc: datetime_aliased | None = None
@@ -350,7 +352,7 @@ class CouponSessionStatus:
 
 
 @attrs.define(kw_only=True)
-class CouponSessionUpdateResponse:
+class CouponSessionUpdateResponse(Model):
     """Payload of v3 couponsession/update."""
 
     campaign: str | None = None
@@ -362,7 +364,7 @@ class CouponSessionUpdateResponse:
 
 
 @attrs.define(kw_only=True)
-class Directory:
+class Directory(Model):
     """A directory."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -378,7 +380,7 @@ class Directory:
 
 
 @attrs.define(kw_only=True)
-class DirectoryCampaign:
+class DirectoryCampaign(Model):
     """A campaign shown in a directory."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -394,7 +396,7 @@ class DirectoryCampaign:
 
 
 @attrs.define(kw_only=True)
-class DirectoryCampaignListResponse:
+class DirectoryCampaignListResponse(Model):
     """Answer of the directory campaigns list."""
 
     directory: str | None = None
@@ -406,7 +408,7 @@ class DirectoryCampaignListResponse:
 
 
 @attrs.define(kw_only=True)
-class DirectoryInfoResponse:
+class DirectoryInfoResponse(Model):
     """Answer of v3 directory/info."""
 
     directory: list[Directory] | None = None
@@ -414,7 +416,7 @@ class DirectoryInfoResponse:
 
 
 @attrs.define(kw_only=True)
-class DirectoryListResponse:
+class DirectoryListResponse(Model):
     """Answer of v3 directory/list."""
 
     amount_of_directories: int | None = None
@@ -424,7 +426,7 @@ class DirectoryListResponse:
 
 
 @attrs.define(kw_only=True)
-class DirectoryRegistrationData:
+class DirectoryRegistrationData(Model):
     """The registered directory user."""
 
     user_id: str = attrs.field(metadata={"wire": "userId"})
@@ -444,7 +446,7 @@ class DirectoryRegistrationData:
 
 
 @attrs.define(kw_only=True)
-class DirectoryRegistrationEvent:
+class DirectoryRegistrationEvent(Model):
     """The `directory_registration` event - a user registered on a directory."""
 
     id: str
@@ -457,7 +459,7 @@ class DirectoryRegistrationEvent:
 
 
 @attrs.define(kw_only=True)
-class DirectoryUser:
+class DirectoryUser(Model):
     """A user registered in a directory."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -479,7 +481,7 @@ class DirectoryUser:
 
 
 @attrs.define(kw_only=True)
-class DirectoryUserListResponse:
+class DirectoryUserListResponse(Model):
     """Answer of v3 directoryusers/list (one page)."""
 
     directory: str | None = None
@@ -491,7 +493,7 @@ class DirectoryUserListResponse:
 
 
 @attrs.define(kw_only=True)
-class DirectoryUserUpdateResponse:
+class DirectoryUserUpdateResponse(Model):
     """Answer of v3 directoryusers/update."""
 
     result: str | None = None
@@ -505,7 +507,7 @@ class DirectoryUserUpdateResponse:
 
 
 @attrs.define(kw_only=True)
-class EmailContact:
+class EmailContact(Model):
     """A contact of an email group."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -525,7 +527,7 @@ class EmailContact:
 
 
 @attrs.define(kw_only=True)
-class EmailContactAddResponse:
+class EmailContactAddResponse(Model):
     """Answer of v3 emailtool/addcontact."""
 
     group_id: str
@@ -543,7 +545,7 @@ class EmailContactAddResponse:
 
 
 @attrs.define(kw_only=True)
-class EmailContactListResponse:
+class EmailContactListResponse(Model):
     """Answer of v3 emailtool/userlist."""
 
     group_id: str
@@ -557,7 +559,7 @@ class EmailContactListResponse:
 
 
 @attrs.define(kw_only=True)
-class EmailGroup:
+class EmailGroup(Model):
     """An email tool group."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -567,7 +569,7 @@ class EmailGroup:
 
 
 @attrs.define(kw_only=True)
-class EmailGroupCreateResponse:
+class EmailGroupCreateResponse(Model):
     """Answer of v3 emailtool/addgroup."""
 
     group_id: str
@@ -577,7 +579,7 @@ class EmailGroupCreateResponse:
 
 
 @attrs.define(kw_only=True)
-class EmailGroupListResponse:
+class EmailGroupListResponse(Model):
     """Answer of v3 emailtool/grouplist."""
 
     amount_of_groups: int | None = None
@@ -587,7 +589,7 @@ class EmailGroupListResponse:
 
 
 @attrs.define(kw_only=True)
-class LandingPageSubmissionEvent:
+class LandingPageSubmissionEvent(Model):
     """The `lp_submission` event - a landing page form was submitted."""
 
     id: str
@@ -611,7 +613,7 @@ class LandingPageSubmissionEvent:
 
 
 @attrs.define(kw_only=True)
-class LandingPageUtmTags:
+class LandingPageUtmTags(Model):
     """UTM and custom tags of the landing page visit."""
 
     utm_source: str | None = None
@@ -643,7 +645,7 @@ class LandingPageUtmTags:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyCard:
+class LoyaltyCard(Model):
     """A v3 web loyalty card, as the loyaltyusers/list example (api-docs 002) shows it."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -663,7 +665,7 @@ class LoyaltyCard:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyCardInfoResponse:
+class LoyaltyCardInfoResponse(Model):
     """Answer of v3 loyalty/info."""
 
     loyaltycard: list[LoyaltyCard] | None = None
@@ -671,7 +673,7 @@ class LoyaltyCardInfoResponse:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyCardListResponse:
+class LoyaltyCardListResponse(Model):
     """Answer of v3 loyalty/list."""
 
     loyaltycard: list[LoyaltyCard] | None = None
@@ -679,7 +681,7 @@ class LoyaltyCardListResponse:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyCompleteEvent:
+class LoyaltyCompleteEvent(Model):
     """The `loyalty_complete` event of a legacy web loyalty card."""
 
     id: str
@@ -697,7 +699,7 @@ class LoyaltyCompleteEvent:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyPushResponse:
+class LoyaltyPushResponse(Model):
     """Answer of v3 loyalty/pushnotification/list."""
 
     result: str | None = None
@@ -705,7 +707,7 @@ class LoyaltyPushResponse:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyUser:
+class LoyaltyUser(Model):
     """A user of a v3 web loyalty card."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -733,7 +735,7 @@ class LoyaltyUser:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyUserCreateResponse:
+class LoyaltyUserCreateResponse(Model):
     """Answer of v3 loyaltyusers/create."""
 
     result: str | None = None
@@ -743,7 +745,7 @@ class LoyaltyUserCreateResponse:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyUserLinkResponse:
+class LoyaltyUserLinkResponse(Model):
     """Answer of v3 loyaltyusers/link."""
 
     result: str | None = None
@@ -755,7 +757,7 @@ class LoyaltyUserLinkResponse:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyUserListResponse:
+class LoyaltyUserListResponse(Model):
     """Answer of v3 loyaltyusers/list."""
 
     loyaltycard: list[LoyaltyCard] | None = None
@@ -767,7 +769,7 @@ class LoyaltyUserListResponse:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyUserSearchResponse:
+class LoyaltyUserSearchResponse(Model):
     """Answer of v3 loyaltyusers/search."""
 
     amount_of_users: int | None = None
@@ -777,7 +779,7 @@ class LoyaltyUserSearchResponse:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyUserUpdateResponse:
+class LoyaltyUserUpdateResponse(Model):
     """Answer of v3 loyaltyusers/update."""
 
     result: str | None = None
@@ -791,7 +793,7 @@ class LoyaltyUserUpdateResponse:
 
 
 @attrs.define(kw_only=True)
-class SendResponse:
+class SendResponse(Model):
     """Payload of v3 send/email and send/sms."""
 
     campaign: str | None = None
@@ -805,7 +807,7 @@ class SendResponse:
 
 
 @attrs.define(kw_only=True)
-class SingleUseCode:
+class SingleUseCode(Model):
     """One single-use URL created by multiplesingleuse/create."""
 
     single_use_code: str
@@ -819,7 +821,7 @@ class SingleUseCode:
 
 
 @attrs.define(kw_only=True)
-class SingleUseCreateManyResponse:
+class SingleUseCreateManyResponse(Model):
     """Payload of v3 multiplesingleuse/create."""
 
     campaign: str | None = None
@@ -831,7 +833,7 @@ class SingleUseCreateManyResponse:
 
 
 @attrs.define(kw_only=True)
-class SingleUseCreateResponse:
+class SingleUseCreateResponse(Model):
     """Payload of v3 singleuse/create."""
 
     single_use_code: str
@@ -843,7 +845,7 @@ class SingleUseCreateResponse:
 
 
 @attrs.define(kw_only=True)
-class SmsContact:
+class SmsContact(Model):
     """A contact of an SMS group."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -863,7 +865,7 @@ class SmsContact:
 
 
 @attrs.define(kw_only=True)
-class SmsContactAddResponse:
+class SmsContactAddResponse(Model):
     """Answer of v3 smstool/addcontact."""
 
     group_id: str
@@ -881,7 +883,7 @@ class SmsContactAddResponse:
 
 
 @attrs.define(kw_only=True)
-class SmsContactListResponse:
+class SmsContactListResponse(Model):
     """Answer of v3 smstool/userlist."""
 
     group_id: str
@@ -895,7 +897,7 @@ class SmsContactListResponse:
 
 
 @attrs.define(kw_only=True)
-class SmsGroup:
+class SmsGroup(Model):
     """An SMS tool group."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -905,7 +907,7 @@ class SmsGroup:
 
 
 @attrs.define(kw_only=True)
-class SmsGroupCreateResponse:
+class SmsGroupCreateResponse(Model):
     """Answer of v3 smstool/addgroup."""
 
     groupid: int
@@ -915,7 +917,7 @@ class SmsGroupCreateResponse:
 
 
 @attrs.define(kw_only=True)
-class SmsGroupListResponse:
+class SmsGroupListResponse(Model):
     """Answer of v3 smstool/grouplist."""
 
     amount_of_groups: int | None = None
@@ -925,7 +927,7 @@ class SmsGroupListResponse:
 
 
 @attrs.define(kw_only=True)
-class Subaccount:
+class Subaccount(Model):
     """A subaccount of an agency account."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -975,7 +977,7 @@ class Subaccount:
 
 
 @attrs.define(kw_only=True)
-class SubaccountCampaign:
+class SubaccountCampaign(Model):
     """A campaign of a subaccount."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -989,7 +991,7 @@ class SubaccountCampaign:
 
 
 @attrs.define(kw_only=True)
-class SubaccountCreateResponse:
+class SubaccountCreateResponse(Model):
     """Answer of /v4/subaccount/create."""
 
     result: str | None = None
@@ -999,7 +1001,7 @@ class SubaccountCreateResponse:
 
 
 @attrs.define(kw_only=True)
-class SubaccountCreatedEvent:
+class SubaccountCreatedEvent(Model):
     """The `subaccount_created` event."""
 
     id: str
@@ -1014,7 +1016,7 @@ class SubaccountCreatedEvent:
 
 
 @attrs.define(kw_only=True)
-class SubaccountEventData:
+class SubaccountEventData(Model):
     """Account data of the created subaccount."""
 
     email: str | None = None
@@ -1032,14 +1034,14 @@ class SubaccountEventData:
 
 
 @attrs.define(kw_only=True)
-class SubaccountInfoResponse:
+class SubaccountInfoResponse(Model):
     """Answer of /v4/subaccount."""
 
     subaccount: Subaccount | None = None
 
 
 @attrs.define(kw_only=True)
-class SubaccountListResponse:
+class SubaccountListResponse(Model):
     """Answer of /v4/subaccount/list."""
 
     amount_of_subaccounts: int | None = None
@@ -1049,7 +1051,7 @@ class SubaccountListResponse:
 
 
 @attrs.define(kw_only=True)
-class SubaccountResetUrl:
+class SubaccountResetUrl(Model):
     """A password reset URL of a subaccount."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -1059,14 +1061,14 @@ class SubaccountResetUrl:
 
 
 @attrs.define(kw_only=True)
-class SubaccountResetUrlResponse:
+class SubaccountResetUrlResponse(Model):
     """Answer of v3 subaccount/reset/url."""
 
     subaccount: SubaccountResetUrl | None = None
 
 
 @attrs.define(kw_only=True)
-class SubaccountSso:
+class SubaccountSso(Model):
     """A single sign on token of a subaccount."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -1080,14 +1082,14 @@ class SubaccountSso:
 
 
 @attrs.define(kw_only=True)
-class SubaccountSsoResponse:
+class SubaccountSsoResponse(Model):
     """Answer of v3 subaccount/sso."""
 
     subaccount: SubaccountSso | None = None
 
 
 @attrs.define(kw_only=True)
-class SubaccountUpdateResponse:
+class SubaccountUpdateResponse(Model):
     """Answer of the subaccount update."""
 
     result: str | None = None
@@ -1097,7 +1099,7 @@ class SubaccountUpdateResponse:
 
 
 @attrs.define(kw_only=True)
-class WalletCard:
+class WalletCard(Model):
     """A v4 wallet loyalty card."""
 
     id: int
@@ -1113,7 +1115,7 @@ class WalletCard:
 
 
 @attrs.define(kw_only=True)
-class WalletPushResult:
+class WalletPushResult(Model):
     """Result of "Send push notification"."""
 
     message: str | None = None
@@ -1123,7 +1125,7 @@ class WalletPushResult:
 
 
 @attrs.define(kw_only=True)
-class WalletReward:
+class WalletReward(Model):
     """A reward earned by a wallet loyalty card user."""
 
     id: int
@@ -1139,7 +1141,7 @@ class WalletReward:
 
 
 @attrs.define(kw_only=True)
-class WalletUser:
+class WalletUser(Model):
     """A user (stat) of a v4 wallet loyalty card."""
 
     id: int
@@ -1206,7 +1208,7 @@ class WalletUser:
 
 
 @attrs.define(kw_only=True)
-class WalletUserCreatedEvent:
+class WalletUserCreatedEvent(Model):
     """The `loyalty_v3_created` event - a user was created on a wallet loyalty card."""
 
     id: str
@@ -1221,7 +1223,7 @@ class WalletUserCreatedEvent:
 
 
 @attrs.define(kw_only=True)
-class WalletUserFilter:
+class WalletUserFilter(Model):
     """Filter on the users, as shown in the docs' example."""
 
     strict: bool | None = None
@@ -1231,7 +1233,7 @@ class WalletUserFilter:
 
 
 @attrs.define(kw_only=True)
-class WalletUserInput:
+class WalletUserInput(Model):
     """The fields of one user in "Create users" (stats/bulk); all optional."""
 
     first_name: str | None = None
@@ -1267,7 +1269,7 @@ class WalletUserInput:
 
 
 @attrs.define(kw_only=True)
-class WalletUserPagination:
+class WalletUserPagination(Model):
     """Contains settings to paginate the users."""
 
     page: int | None = None
@@ -1277,7 +1279,7 @@ class WalletUserPagination:
 
 
 @attrs.define(kw_only=True)
-class WebhookVerification:
+class WebhookVerification(Model):
     """What Coupontools knows about a webhook it sent (v3 envelope stripped)."""
 
     webhook: str
