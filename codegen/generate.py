@@ -121,9 +121,7 @@ def generate_models(spec: Mapping[str, Any]) -> str:
     if future not in result:
         raise SpecError("expected a __future__ import in the generated models")
     # The template emits attrs classes; the dataclass import it was written for goes.
-    result = result.replace(
-        future, future + "\nimport attrs\n\nfrom ._runtime import Model\n", 1
-    )
+    result = result.replace(future, future + "\nimport attrs\n\nfrom ._runtime import Model\n", 1)
     return result.replace("from dataclasses import dataclass\n", "")
 
 
@@ -249,6 +247,9 @@ def _decode_expr(
 
 
 # ----------------------------------------------------------------------- operations
+
+_ESCAPE_HATCHES = frozenset({"extra_body", "extra_query", "extra_headers"})
+"""Keyword arguments every generated method takes besides the spec's."""
 
 _FORMAT_TYPES = {
     "date": "date | str",
@@ -432,6 +433,9 @@ class _Builder:
                     keyword.append(self.param(wire, schema, "body", wire in required))
                 keyword.sort(key=lambda p: not p["required"])  # required first, else spec order
 
+        taken = {p["name"] for p in positional + keyword} & _ESCAPE_HATCHES
+        if taken:
+            raise SpecError(f"{op_id}: {sorted(taken)} would hide the escape hatch of that name")
         kind, returns, runtime = self.response(op, op_id)
         meta: list[tuple[str, str]] = [
             ("id", repr(op_id)),

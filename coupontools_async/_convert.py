@@ -171,7 +171,7 @@ def build_converter(*, generated_decoders: bool = True) -> Converter:
                 raise DecodeError(f"expected an object for {name}, got {type(value).__name__}")
             model = inner(value, tp)
             if not value.keys() <= known:
-                model._extra_fields = extras(value, known, name)
+                object.__setattr__(model, "_extra_fields", extras(value, known, name))
             return model
 
         return structure

@@ -4,16 +4,17 @@ Every generated ``<Group>Resource`` already has one method per operation, with t
 spec's signature and docstring. Here live only the methods DESIGN.md adds on top:
 one ``sessions.list`` over the four list endpoints, ``search`` choosing its endpoint,
 the four ``send_*`` spellings of ``send/email`` and ``send/sms``, the flat
-``wallet_users.list`` arguments, and the ``iter`` methods.
+``wallet_users.list`` arguments, and the ``iter`` methods. The one-call composites take
+the escape hatches (``extra_body``, ``extra_query``, ``extra_headers``) and pass them on.
 """
 
 from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Iterable, Mapping
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from ._generated import OPERATIONS, models
 from ._generated.api.directories import DirectoriesResource
@@ -25,9 +26,20 @@ from ._pagination import AsyncPager
 from .errors import ValidationError
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from .bulk import ImportReport, ProgressHook
 
-__all__ = ["Directories", "Distribution", "LoyaltyUsers", "Sessions", "WalletUsers"]
+
+class Extras(TypedDict, total=False):
+    """The escape hatches every method takes, passed on to the call(s) it makes."""
+
+    extra_body: Mapping[str, Any] | None
+    extra_query: Mapping[str, Any] | None
+    extra_headers: Mapping[str, str] | None
+
+
+__all__ = ["Directories", "Distribution", "Extras", "LoyaltyUsers", "Sessions", "WalletUsers"]
 
 SessionState = Literal["all", "opened", "claimed", "validated"]
 _STATE_OPERATIONS = {
@@ -59,6 +71,7 @@ class Sessions(SessionsResource):
         page: int | None = None,
         start_date: date | str | None = None,
         end_date: date | str | None = None,
+        **extras: Unpack[Extras],
     ) -> models.CouponSessionListResponse:
         """One page of a coupon's sessions: all of them, or only the opened, claimed or validated.
 
@@ -67,7 +80,7 @@ class Sessions(SessionsResource):
         """
         method = _state_method(self, state)
         result: models.CouponSessionListResponse = await method(
-            campaign=campaign, page=page, start_date=start_date, end_date=end_date
+            campaign=campaign, page=page, start_date=start_date, end_date=end_date, **extras
         )
         return result
 
@@ -106,6 +119,7 @@ class Sessions(SessionsResource):
         phone: str | None = None,
         email: str | None = None,
         campaign: str | None = None,
+        **extras: Unpack[Extras],
     ) -> models.CouponSessionSearchResponse:
         """Find sessions by custom validation code, phone or email (at least 5 characters).
 
@@ -114,9 +128,9 @@ class Sessions(SessionsResource):
         """
         if campaign is not None:
             return await self.search_in_campaign(
-                campaign=campaign, code=code, phone=phone, email=email
+                campaign=campaign, code=code, phone=phone, email=email, **extras
             )
-        return await super().search(code=code, phone=phone, email=email)
+        return await super().search(code=code, phone=phone, email=email, **extras)
 
 
 class Distribution(DistributionResource):
@@ -132,6 +146,7 @@ class Distribution(DistributionResource):
         firstname: str | None = None,
         lastname: str | None = None,
         check_unique: bool | None = None,
+        **extras: Unpack[Extras],
     ) -> models.SendResponse:
         """Email a coupon (needs an email platform connected to the account)."""
         return await self.send_email(
@@ -142,13 +157,21 @@ class Distribution(DistributionResource):
             firstname=firstname,
             lastname=lastname,
             check_unique=check_unique,
+            **extras,
         )
 
     async def send_loyalty_email(
-        self, *, loyaltycard: str, email: str, subject: str | None = None
+        self,
+        *,
+        loyaltycard: str,
+        email: str,
+        subject: str | None = None,
+        **extras: Unpack[Extras],
     ) -> models.SendResponse:
         """Email a web loyalty card (needs an email platform connected to the account)."""
-        return await self.send_email(loyaltycard=loyaltycard, email=email, subject=subject)
+        return await self.send_email(
+            loyaltycard=loyaltycard, email=email, subject=subject, **extras
+        )
 
     async def send_coupon_sms(
         self,
@@ -157,17 +180,23 @@ class Distribution(DistributionResource):
         phone: str,
         couponsession: str | None = None,
         body: str | None = None,
+        **extras: Unpack[Extras],
     ) -> models.SendResponse:
         """Text a coupon to an E.164 phone number (needs an SMS platform connected)."""
         return await self.send_sms(
-            campaign=campaign, phone=phone, couponsession=couponsession, body=body
+            campaign=campaign, phone=phone, couponsession=couponsession, body=body, **extras
         )
 
     async def send_loyalty_sms(
-        self, *, loyaltycard: str, phone: str, body: str | None = None
+        self,
+        *,
+        loyaltycard: str,
+        phone: str,
+        body: str | None = None,
+        **extras: Unpack[Extras],
     ) -> models.SendResponse:
         """Text a web loyalty card to an E.164 phone number (needs an SMS platform connected)."""
-        return await self.send_sms(loyaltycard=loyaltycard, phone=phone, body=body)
+        return await self.send_sms(loyaltycard=loyaltycard, phone=phone, body=body, **extras)
 
 
 class WalletUsers(WalletUsersResource):
@@ -184,6 +213,7 @@ class WalletUsers(WalletUsersResource):
         strict: bool | None = None,
         pagination: models.WalletUserPagination | Any | None = None,
         filter: models.WalletUserFilter | Any | None = None,
+        **extras: Unpack[Extras],
     ) -> builtins.list[models.WalletUser]:
         """One page of a card's users, optionally filtered by ``keyword`` (exact with ``strict``).
 
@@ -195,7 +225,7 @@ class WalletUsers(WalletUsersResource):
         if filter is None and (keyword is not None or strict is not None):
             filter = models.WalletUserFilter(keyword=keyword, strict=strict)
         return await super().list(
-            card_id, pagination=pagination, filter=filter, include_voided=include_voided
+            card_id, pagination=pagination, filter=filter, include_voided=include_voided, **extras
         )
 
     def iter(

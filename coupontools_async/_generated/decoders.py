@@ -58,7 +58,9 @@ def decode_BatchUpdateResponse(o: Any, _: Any = None) -> models.BatchUpdateRespo
         None if (v := g("endsequence")) is None else (v if v.__class__ is int else to_int(v))
     )
     if not o.keys() <= _KNOWN_BatchUpdateResponse:
-        m._extra_fields = extras(o, _KNOWN_BatchUpdateResponse, "BatchUpdateResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_BatchUpdateResponse, "BatchUpdateResponse")
+        )
     return m
 
 
@@ -83,7 +85,7 @@ def decode_Category(o: Any, _: Any = None) -> models.Category:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_Category:
-        m._extra_fields = extras(o, _KNOWN_Category, "Category")
+        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_Category, "Category"))
     return m
 
 
@@ -103,7 +105,9 @@ def decode_CategoryListResponse(o: Any, _: Any = None) -> models.CategoryListRes
     )
     m.category = None if (v := g("category")) is None else model_seq(v, decode_Category, "Category")
     if not o.keys() <= _KNOWN_CategoryListResponse:
-        m._extra_fields = extras(o, _KNOWN_CategoryListResponse, "CategoryListResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_CategoryListResponse, "CategoryListResponse")
+        )
     return m
 
 
@@ -123,7 +127,11 @@ def decode_CategoryMainListResponse(o: Any, _: Any = None) -> models.CategoryMai
     )
     m.category = None if (v := g("category")) is None else model_seq(v, decode_Category, "Category")
     if not o.keys() <= _KNOWN_CategoryMainListResponse:
-        m._extra_fields = extras(o, _KNOWN_CategoryMainListResponse, "CategoryMainListResponse")
+        object.__setattr__(
+            m,
+            "_extra_fields",
+            extras(o, _KNOWN_CategoryMainListResponse, "CategoryMainListResponse"),
+        )
     return m
 
 
@@ -171,7 +179,7 @@ def decode_Coupon(o: Any, _: Any = None) -> models.Coupon:
         else (v if v.__class__ is int else to_int(v))
     )
     if not o.keys() <= _KNOWN_Coupon:
-        m._extra_fields = extras(o, _KNOWN_Coupon, "Coupon")
+        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_Coupon, "Coupon"))
     return m
 
 
@@ -198,7 +206,9 @@ def decode_CouponCreatedEvent(o: Any, _: Any = None) -> models.CouponCreatedEven
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_CouponCreatedEvent:
-        m._extra_fields = extras(o, _KNOWN_CouponCreatedEvent, "CouponCreatedEvent")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_CouponCreatedEvent, "CouponCreatedEvent")
+        )
     return m
 
 
@@ -255,7 +265,7 @@ def decode_CouponEvent(o: Any, _: Any = None) -> models.CouponEvent:
     m.status = None if (v := g("status")) is None else decode_CouponEventStatus(v)
     m.customer = None if (v := g("customer")) is None else decode_CouponEventCustomer(v)
     if not o.keys() <= _KNOWN_CouponEvent:
-        m._extra_fields = extras(o, _KNOWN_CouponEvent, "CouponEvent")
+        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_CouponEvent, "CouponEvent"))
     return m
 
 
@@ -326,7 +336,9 @@ def decode_CouponEventCoupon(o: Any, _: Any = None) -> models.CouponEventCoupon:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_CouponEventCoupon:
-        m._extra_fields = extras(o, _KNOWN_CouponEventCoupon, "CouponEventCoupon")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_CouponEventCoupon, "CouponEventCoupon")
+        )
     return m
 
 
@@ -439,7 +451,9 @@ def decode_CouponEventCustomer(o: Any, _: Any = None) -> models.CouponEventCusto
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_CouponEventCustomer:
-        m._extra_fields = extras(o, _KNOWN_CouponEventCustomer, "CouponEventCustomer")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_CouponEventCustomer, "CouponEventCustomer")
+        )
     return m
 
 
@@ -484,7 +498,9 @@ def decode_CouponEventStatus(o: Any, _: Any = None) -> models.CouponEventStatus:
     )
     m.validated_date = None if (v := g("validated_date")) is None else parse_datetime(v)
     if not o.keys() <= _KNOWN_CouponEventStatus:
-        m._extra_fields = extras(o, _KNOWN_CouponEventStatus, "CouponEventStatus")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_CouponEventStatus, "CouponEventStatus")
+        )
     return m
 
 
@@ -499,7 +515,9 @@ def decode_CouponInfoResponse(o: Any, _: Any = None) -> models.CouponInfoRespons
     m: models.CouponInfoResponse = _new(models.CouponInfoResponse)
     m.coupon_info = None if (v := g("coupon_info")) is None else decode_Coupon(v)
     if not o.keys() <= _KNOWN_CouponInfoResponse:
-        m._extra_fields = extras(o, _KNOWN_CouponInfoResponse, "CouponInfoResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_CouponInfoResponse, "CouponInfoResponse")
+        )
     return m
 
 
@@ -516,7 +534,9 @@ def decode_CouponListResponse(o: Any, _: Any = None) -> models.CouponListRespons
         None if (v := g("coupon_info")) is None else model_seq(v, decode_Coupon, "Coupon")
     )
     if not o.keys() <= _KNOWN_CouponListResponse:
-        m._extra_fields = extras(o, _KNOWN_CouponListResponse, "CouponListResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_CouponListResponse, "CouponListResponse")
+        )
     return m
 
 
@@ -545,7 +565,9 @@ def decode_CouponPushResponse(o: Any, _: Any = None) -> models.CouponPushRespons
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_CouponPushResponse:
-        m._extra_fields = extras(o, _KNOWN_CouponPushResponse, "CouponPushResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_CouponPushResponse, "CouponPushResponse")
+        )
     return m
 
 
@@ -574,7 +596,7 @@ def decode_CouponSession(o: Any, _: Any = None) -> models.CouponSession:
     )
     m.data = None if (v := g("data")) is None else decode_CouponSessionData(v)
     if not o.keys() <= _KNOWN_CouponSession:
-        m._extra_fields = extras(o, _KNOWN_CouponSession, "CouponSession")
+        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_CouponSession, "CouponSession"))
     return m
 
 
@@ -589,7 +611,9 @@ def decode_CouponSessionData(o: Any, _: Any = None) -> models.CouponSessionData:
     m: models.CouponSessionData = _new(models.CouponSessionData)
     m.status = None if (v := g("status")) is None else decode_CouponSessionStatus(v)
     if not o.keys() <= _KNOWN_CouponSessionData:
-        m._extra_fields = extras(o, _KNOWN_CouponSessionData, "CouponSessionData")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_CouponSessionData, "CouponSessionData")
+        )
     return m
 
 
@@ -618,8 +642,10 @@ def decode_CouponSessionDeleteResponse(o: Any, _: Any = None) -> models.CouponSe
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_CouponSessionDeleteResponse:
-        m._extra_fields = extras(
-            o, _KNOWN_CouponSessionDeleteResponse, "CouponSessionDeleteResponse"
+        object.__setattr__(
+            m,
+            "_extra_fields",
+            extras(o, _KNOWN_CouponSessionDeleteResponse, "CouponSessionDeleteResponse"),
         )
     return m
 
@@ -643,7 +669,11 @@ def decode_CouponSessionListResponse(o: Any, _: Any = None) -> models.CouponSess
         None if (v := g("data")) is None else model_seq(v, decode_CouponSession, "CouponSession")
     )
     if not o.keys() <= _KNOWN_CouponSessionListResponse:
-        m._extra_fields = extras(o, _KNOWN_CouponSessionListResponse, "CouponSessionListResponse")
+        object.__setattr__(
+            m,
+            "_extra_fields",
+            extras(o, _KNOWN_CouponSessionListResponse, "CouponSessionListResponse"),
+        )
     return m
 
 
@@ -684,7 +714,9 @@ def decode_CouponSessionResponse(o: Any, _: Any = None) -> models.CouponSessionR
     )
     m.data = None if (v := g("data")) is None else decode_CouponSessionData(v)
     if not o.keys() <= _KNOWN_CouponSessionResponse:
-        m._extra_fields = extras(o, _KNOWN_CouponSessionResponse, "CouponSessionResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_CouponSessionResponse, "CouponSessionResponse")
+        )
     return m
 
 
@@ -706,8 +738,10 @@ def decode_CouponSessionSearchResponse(o: Any, _: Any = None) -> models.CouponSe
         None if (v := g("data")) is None else model_seq(v, decode_CouponSession, "CouponSession")
     )
     if not o.keys() <= _KNOWN_CouponSessionSearchResponse:
-        m._extra_fields = extras(
-            o, _KNOWN_CouponSessionSearchResponse, "CouponSessionSearchResponse"
+        object.__setattr__(
+            m,
+            "_extra_fields",
+            extras(o, _KNOWN_CouponSessionSearchResponse, "CouponSessionSearchResponse"),
         )
     return m
 
@@ -781,7 +815,9 @@ def decode_CouponSessionStatus(o: Any, _: Any = None) -> models.CouponSessionSta
         else (v if v is True or v is False else to_bool(v))
     )
     if not o.keys() <= _KNOWN_CouponSessionStatus:
-        m._extra_fields = extras(o, _KNOWN_CouponSessionStatus, "CouponSessionStatus")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_CouponSessionStatus, "CouponSessionStatus")
+        )
     return m
 
 
@@ -810,8 +846,10 @@ def decode_CouponSessionUpdateResponse(o: Any, _: Any = None) -> models.CouponSe
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_CouponSessionUpdateResponse:
-        m._extra_fields = extras(
-            o, _KNOWN_CouponSessionUpdateResponse, "CouponSessionUpdateResponse"
+        object.__setattr__(
+            m,
+            "_extra_fields",
+            extras(o, _KNOWN_CouponSessionUpdateResponse, "CouponSessionUpdateResponse"),
         )
     return m
 
@@ -845,7 +883,7 @@ def decode_Directory(o: Any, _: Any = None) -> models.Directory:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_Directory:
-        m._extra_fields = extras(o, _KNOWN_Directory, "Directory")
+        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_Directory, "Directory"))
     return m
 
 
@@ -878,7 +916,9 @@ def decode_DirectoryCampaign(o: Any, _: Any = None) -> models.DirectoryCampaign:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_DirectoryCampaign:
-        m._extra_fields = extras(o, _KNOWN_DirectoryCampaign, "DirectoryCampaign")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_DirectoryCampaign, "DirectoryCampaign")
+        )
     return m
 
 
@@ -909,8 +949,10 @@ def decode_DirectoryCampaignListResponse(
         else model_seq(v, decode_DirectoryCampaign, "DirectoryCampaign")
     )
     if not o.keys() <= _KNOWN_DirectoryCampaignListResponse:
-        m._extra_fields = extras(
-            o, _KNOWN_DirectoryCampaignListResponse, "DirectoryCampaignListResponse"
+        object.__setattr__(
+            m,
+            "_extra_fields",
+            extras(o, _KNOWN_DirectoryCampaignListResponse, "DirectoryCampaignListResponse"),
         )
     return m
 
@@ -928,7 +970,9 @@ def decode_DirectoryInfoResponse(o: Any, _: Any = None) -> models.DirectoryInfoR
         None if (v := g("directory")) is None else model_seq(v, decode_Directory, "Directory")
     )
     if not o.keys() <= _KNOWN_DirectoryInfoResponse:
-        m._extra_fields = extras(o, _KNOWN_DirectoryInfoResponse, "DirectoryInfoResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_DirectoryInfoResponse, "DirectoryInfoResponse")
+        )
     return m
 
 
@@ -950,7 +994,9 @@ def decode_DirectoryListResponse(o: Any, _: Any = None) -> models.DirectoryListR
         None if (v := g("directory")) is None else model_seq(v, decode_Directory, "Directory")
     )
     if not o.keys() <= _KNOWN_DirectoryListResponse:
-        m._extra_fields = extras(o, _KNOWN_DirectoryListResponse, "DirectoryListResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_DirectoryListResponse, "DirectoryListResponse")
+        )
     return m
 
 
@@ -989,7 +1035,11 @@ def decode_DirectoryRegistrationData(o: Any, _: Any = None) -> models.DirectoryR
     )
     m.created_at = None if (v := g("created_at")) is None else parse_datetime(v)
     if not o.keys() <= _KNOWN_DirectoryRegistrationData:
-        m._extra_fields = extras(o, _KNOWN_DirectoryRegistrationData, "DirectoryRegistrationData")
+        object.__setattr__(
+            m,
+            "_extra_fields",
+            extras(o, _KNOWN_DirectoryRegistrationData, "DirectoryRegistrationData"),
+        )
     return m
 
 
@@ -1007,7 +1057,11 @@ def decode_DirectoryRegistrationEvent(o: Any, _: Any = None) -> models.Directory
     m.type = v if (v := o["type"]).__class__ is str else to_str(v)
     m.data = None if (v := g("data")) is None else decode_DirectoryRegistrationData(v)
     if not o.keys() <= _KNOWN_DirectoryRegistrationEvent:
-        m._extra_fields = extras(o, _KNOWN_DirectoryRegistrationEvent, "DirectoryRegistrationEvent")
+        object.__setattr__(
+            m,
+            "_extra_fields",
+            extras(o, _KNOWN_DirectoryRegistrationEvent, "DirectoryRegistrationEvent"),
+        )
     return m
 
 
@@ -1051,7 +1105,7 @@ def decode_DirectoryUser(o: Any, _: Any = None) -> models.DirectoryUser:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_DirectoryUser:
-        m._extra_fields = extras(o, _KNOWN_DirectoryUser, "DirectoryUser")
+        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_DirectoryUser, "DirectoryUser"))
     return m
 
 
@@ -1076,7 +1130,11 @@ def decode_DirectoryUserListResponse(o: Any, _: Any = None) -> models.DirectoryU
         None if (v := g("users")) is None else model_seq(v, decode_DirectoryUser, "DirectoryUser")
     )
     if not o.keys() <= _KNOWN_DirectoryUserListResponse:
-        m._extra_fields = extras(o, _KNOWN_DirectoryUserListResponse, "DirectoryUserListResponse")
+        object.__setattr__(
+            m,
+            "_extra_fields",
+            extras(o, _KNOWN_DirectoryUserListResponse, "DirectoryUserListResponse"),
+        )
     return m
 
 
@@ -1110,8 +1168,10 @@ def decode_DirectoryUserUpdateResponse(o: Any, _: Any = None) -> models.Director
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_DirectoryUserUpdateResponse:
-        m._extra_fields = extras(
-            o, _KNOWN_DirectoryUserUpdateResponse, "DirectoryUserUpdateResponse"
+        object.__setattr__(
+            m,
+            "_extra_fields",
+            extras(o, _KNOWN_DirectoryUserUpdateResponse, "DirectoryUserUpdateResponse"),
         )
     return m
 
@@ -1153,7 +1213,7 @@ def decode_EmailContact(o: Any, _: Any = None) -> models.EmailContact:
     )
     m.unsubscribedate = None if (v := g("unsubscribedate")) is None else parse_datetime(v)
     if not o.keys() <= _KNOWN_EmailContact:
-        m._extra_fields = extras(o, _KNOWN_EmailContact, "EmailContact")
+        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_EmailContact, "EmailContact"))
     return m
 
 
@@ -1191,7 +1251,9 @@ def decode_EmailContactAddResponse(o: Any, _: Any = None) -> models.EmailContact
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_EmailContactAddResponse:
-        m._extra_fields = extras(o, _KNOWN_EmailContactAddResponse, "EmailContactAddResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_EmailContactAddResponse, "EmailContactAddResponse")
+        )
     return m
 
 
@@ -1219,7 +1281,11 @@ def decode_EmailContactListResponse(o: Any, _: Any = None) -> models.EmailContac
         None if (v := g("contact")) is None else model_seq(v, decode_EmailContact, "EmailContact")
     )
     if not o.keys() <= _KNOWN_EmailContactListResponse:
-        m._extra_fields = extras(o, _KNOWN_EmailContactListResponse, "EmailContactListResponse")
+        object.__setattr__(
+            m,
+            "_extra_fields",
+            extras(o, _KNOWN_EmailContactListResponse, "EmailContactListResponse"),
+        )
     return m
 
 
@@ -1239,7 +1305,7 @@ def decode_EmailGroup(o: Any, _: Any = None) -> models.EmailGroup:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_EmailGroup:
-        m._extra_fields = extras(o, _KNOWN_EmailGroup, "EmailGroup")
+        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_EmailGroup, "EmailGroup"))
     return m
 
 
@@ -1259,7 +1325,11 @@ def decode_EmailGroupCreateResponse(o: Any, _: Any = None) -> models.EmailGroupC
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_EmailGroupCreateResponse:
-        m._extra_fields = extras(o, _KNOWN_EmailGroupCreateResponse, "EmailGroupCreateResponse")
+        object.__setattr__(
+            m,
+            "_extra_fields",
+            extras(o, _KNOWN_EmailGroupCreateResponse, "EmailGroupCreateResponse"),
+        )
     return m
 
 
@@ -1277,7 +1347,9 @@ def decode_EmailGroupListResponse(o: Any, _: Any = None) -> models.EmailGroupLis
     )
     m.group = None if (v := g("group")) is None else model_seq(v, decode_EmailGroup, "EmailGroup")
     if not o.keys() <= _KNOWN_EmailGroupListResponse:
-        m._extra_fields = extras(o, _KNOWN_EmailGroupListResponse, "EmailGroupListResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_EmailGroupListResponse, "EmailGroupListResponse")
+        )
     return m
 
 
@@ -1328,7 +1400,11 @@ def decode_LandingPageSubmissionEvent(o: Any, _: Any = None) -> models.LandingPa
     m.data = None if (v := g("data")) is None else str_dict(v)
     m.utm_tags = None if (v := g("utm_tags")) is None else decode_LandingPageUtmTags(v)
     if not o.keys() <= _KNOWN_LandingPageSubmissionEvent:
-        m._extra_fields = extras(o, _KNOWN_LandingPageSubmissionEvent, "LandingPageSubmissionEvent")
+        object.__setattr__(
+            m,
+            "_extra_fields",
+            extras(o, _KNOWN_LandingPageSubmissionEvent, "LandingPageSubmissionEvent"),
+        )
     return m
 
 
@@ -1423,7 +1499,9 @@ def decode_LandingPageUtmTags(o: Any, _: Any = None) -> models.LandingPageUtmTag
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_LandingPageUtmTags:
-        m._extra_fields = extras(o, _KNOWN_LandingPageUtmTags, "LandingPageUtmTags")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_LandingPageUtmTags, "LandingPageUtmTags")
+        )
     return m
 
 
@@ -1464,7 +1542,7 @@ def decode_LoyaltyCard(o: Any, _: Any = None) -> models.LoyaltyCard:
         None if (v := g("amount_of_stamps")) is None else (v if v.__class__ is int else to_int(v))
     )
     if not o.keys() <= _KNOWN_LoyaltyCard:
-        m._extra_fields = extras(o, _KNOWN_LoyaltyCard, "LoyaltyCard")
+        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_LoyaltyCard, "LoyaltyCard"))
     return m
 
 
@@ -1481,7 +1559,9 @@ def decode_LoyaltyCardInfoResponse(o: Any, _: Any = None) -> models.LoyaltyCardI
         None if (v := g("loyaltycard")) is None else model_seq(v, decode_LoyaltyCard, "LoyaltyCard")
     )
     if not o.keys() <= _KNOWN_LoyaltyCardInfoResponse:
-        m._extra_fields = extras(o, _KNOWN_LoyaltyCardInfoResponse, "LoyaltyCardInfoResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_LoyaltyCardInfoResponse, "LoyaltyCardInfoResponse")
+        )
     return m
 
 
@@ -1498,7 +1578,9 @@ def decode_LoyaltyCardListResponse(o: Any, _: Any = None) -> models.LoyaltyCardL
         None if (v := g("loyaltycard")) is None else model_seq(v, decode_LoyaltyCard, "LoyaltyCard")
     )
     if not o.keys() <= _KNOWN_LoyaltyCardListResponse:
-        m._extra_fields = extras(o, _KNOWN_LoyaltyCardListResponse, "LoyaltyCardListResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_LoyaltyCardListResponse, "LoyaltyCardListResponse")
+        )
     return m
 
 
@@ -1532,7 +1614,9 @@ def decode_LoyaltyCompleteEvent(o: Any, _: Any = None) -> models.LoyaltyComplete
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_LoyaltyCompleteEvent:
-        m._extra_fields = extras(o, _KNOWN_LoyaltyCompleteEvent, "LoyaltyCompleteEvent")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_LoyaltyCompleteEvent, "LoyaltyCompleteEvent")
+        )
     return m
 
 
@@ -1551,7 +1635,9 @@ def decode_LoyaltyPushResponse(o: Any, _: Any = None) -> models.LoyaltyPushRespo
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_LoyaltyPushResponse:
-        m._extra_fields = extras(o, _KNOWN_LoyaltyPushResponse, "LoyaltyPushResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_LoyaltyPushResponse, "LoyaltyPushResponse")
+        )
     return m
 
 
@@ -1626,7 +1712,7 @@ def decode_LoyaltyUser(o: Any, _: Any = None) -> models.LoyaltyUser:
         else (v if v is True or v is False else to_bool(v))
     )
     if not o.keys() <= _KNOWN_LoyaltyUser:
-        m._extra_fields = extras(o, _KNOWN_LoyaltyUser, "LoyaltyUser")
+        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_LoyaltyUser, "LoyaltyUser"))
     return m
 
 
@@ -1650,7 +1736,11 @@ def decode_LoyaltyUserCreateResponse(o: Any, _: Any = None) -> models.LoyaltyUse
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_LoyaltyUserCreateResponse:
-        m._extra_fields = extras(o, _KNOWN_LoyaltyUserCreateResponse, "LoyaltyUserCreateResponse")
+        object.__setattr__(
+            m,
+            "_extra_fields",
+            extras(o, _KNOWN_LoyaltyUserCreateResponse, "LoyaltyUserCreateResponse"),
+        )
     return m
 
 
@@ -1679,7 +1769,9 @@ def decode_LoyaltyUserLinkResponse(o: Any, _: Any = None) -> models.LoyaltyUserL
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_LoyaltyUserLinkResponse:
-        m._extra_fields = extras(o, _KNOWN_LoyaltyUserLinkResponse, "LoyaltyUserLinkResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_LoyaltyUserLinkResponse, "LoyaltyUserLinkResponse")
+        )
     return m
 
 
@@ -1700,7 +1792,9 @@ def decode_LoyaltyUserListResponse(o: Any, _: Any = None) -> models.LoyaltyUserL
     )
     m.users = None if (v := g("users")) is None else model_seq(v, decode_LoyaltyUser, "LoyaltyUser")
     if not o.keys() <= _KNOWN_LoyaltyUserListResponse:
-        m._extra_fields = extras(o, _KNOWN_LoyaltyUserListResponse, "LoyaltyUserListResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_LoyaltyUserListResponse, "LoyaltyUserListResponse")
+        )
     return m
 
 
@@ -1718,7 +1812,11 @@ def decode_LoyaltyUserSearchResponse(o: Any, _: Any = None) -> models.LoyaltyUse
     )
     m.users = None if (v := g("users")) is None else model_seq(v, decode_LoyaltyUser, "LoyaltyUser")
     if not o.keys() <= _KNOWN_LoyaltyUserSearchResponse:
-        m._extra_fields = extras(o, _KNOWN_LoyaltyUserSearchResponse, "LoyaltyUserSearchResponse")
+        object.__setattr__(
+            m,
+            "_extra_fields",
+            extras(o, _KNOWN_LoyaltyUserSearchResponse, "LoyaltyUserSearchResponse"),
+        )
     return m
 
 
@@ -1748,7 +1846,11 @@ def decode_LoyaltyUserUpdateResponse(o: Any, _: Any = None) -> models.LoyaltyUse
     )
     m.stamps = None if (v := g("stamps")) is None else (v if v.__class__ is int else to_int(v))
     if not o.keys() <= _KNOWN_LoyaltyUserUpdateResponse:
-        m._extra_fields = extras(o, _KNOWN_LoyaltyUserUpdateResponse, "LoyaltyUserUpdateResponse")
+        object.__setattr__(
+            m,
+            "_extra_fields",
+            extras(o, _KNOWN_LoyaltyUserUpdateResponse, "LoyaltyUserUpdateResponse"),
+        )
     return m
 
 
@@ -1782,7 +1884,7 @@ def decode_SendResponse(o: Any, _: Any = None) -> models.SendResponse:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_SendResponse:
-        m._extra_fields = extras(o, _KNOWN_SendResponse, "SendResponse")
+        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_SendResponse, "SendResponse"))
     return m
 
 
@@ -1812,7 +1914,7 @@ def decode_SingleUseCode(o: Any, _: Any = None) -> models.SingleUseCode:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_SingleUseCode:
-        m._extra_fields = extras(o, _KNOWN_SingleUseCode, "SingleUseCode")
+        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_SingleUseCode, "SingleUseCode"))
     return m
 
 
@@ -1839,8 +1941,10 @@ def decode_SingleUseCreateManyResponse(o: Any, _: Any = None) -> models.SingleUs
         None if (v := g("data")) is None else model_seq(v, decode_SingleUseCode, "SingleUseCode")
     )
     if not o.keys() <= _KNOWN_SingleUseCreateManyResponse:
-        m._extra_fields = extras(
-            o, _KNOWN_SingleUseCreateManyResponse, "SingleUseCreateManyResponse"
+        object.__setattr__(
+            m,
+            "_extra_fields",
+            extras(o, _KNOWN_SingleUseCreateManyResponse, "SingleUseCreateManyResponse"),
         )
     return m
 
@@ -1868,7 +1972,9 @@ def decode_SingleUseCreateResponse(o: Any, _: Any = None) -> models.SingleUseCre
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_SingleUseCreateResponse:
-        m._extra_fields = extras(o, _KNOWN_SingleUseCreateResponse, "SingleUseCreateResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_SingleUseCreateResponse, "SingleUseCreateResponse")
+        )
     return m
 
 
@@ -1904,7 +2010,7 @@ def decode_SmsContact(o: Any, _: Any = None) -> models.SmsContact:
     )
     m.unsubscribedate = None if (v := g("unsubscribedate")) is None else parse_datetime(v)
     if not o.keys() <= _KNOWN_SmsContact:
-        m._extra_fields = extras(o, _KNOWN_SmsContact, "SmsContact")
+        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_SmsContact, "SmsContact"))
     return m
 
 
@@ -1942,7 +2048,9 @@ def decode_SmsContactAddResponse(o: Any, _: Any = None) -> models.SmsContactAddR
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_SmsContactAddResponse:
-        m._extra_fields = extras(o, _KNOWN_SmsContactAddResponse, "SmsContactAddResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_SmsContactAddResponse, "SmsContactAddResponse")
+        )
     return m
 
 
@@ -1970,7 +2078,9 @@ def decode_SmsContactListResponse(o: Any, _: Any = None) -> models.SmsContactLis
         None if (v := g("contact")) is None else model_seq(v, decode_SmsContact, "SmsContact")
     )
     if not o.keys() <= _KNOWN_SmsContactListResponse:
-        m._extra_fields = extras(o, _KNOWN_SmsContactListResponse, "SmsContactListResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_SmsContactListResponse, "SmsContactListResponse")
+        )
     return m
 
 
@@ -1990,7 +2100,7 @@ def decode_SmsGroup(o: Any, _: Any = None) -> models.SmsGroup:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_SmsGroup:
-        m._extra_fields = extras(o, _KNOWN_SmsGroup, "SmsGroup")
+        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_SmsGroup, "SmsGroup"))
     return m
 
 
@@ -2010,7 +2120,9 @@ def decode_SmsGroupCreateResponse(o: Any, _: Any = None) -> models.SmsGroupCreat
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_SmsGroupCreateResponse:
-        m._extra_fields = extras(o, _KNOWN_SmsGroupCreateResponse, "SmsGroupCreateResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_SmsGroupCreateResponse, "SmsGroupCreateResponse")
+        )
     return m
 
 
@@ -2028,7 +2140,9 @@ def decode_SmsGroupListResponse(o: Any, _: Any = None) -> models.SmsGroupListRes
     )
     m.group = None if (v := g("group")) is None else model_seq(v, decode_SmsGroup, "SmsGroup")
     if not o.keys() <= _KNOWN_SmsGroupListResponse:
-        m._extra_fields = extras(o, _KNOWN_SmsGroupListResponse, "SmsGroupListResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_SmsGroupListResponse, "SmsGroupListResponse")
+        )
     return m
 
 
@@ -2159,7 +2273,7 @@ def decode_Subaccount(o: Any, _: Any = None) -> models.Subaccount:
         else model_seq(v, decode_SubaccountCampaign, "SubaccountCampaign")
     )
     if not o.keys() <= _KNOWN_Subaccount:
-        m._extra_fields = extras(o, _KNOWN_Subaccount, "Subaccount")
+        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_Subaccount, "Subaccount"))
     return m
 
 
@@ -2187,7 +2301,9 @@ def decode_SubaccountCampaign(o: Any, _: Any = None) -> models.SubaccountCampaig
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_SubaccountCampaign:
-        m._extra_fields = extras(o, _KNOWN_SubaccountCampaign, "SubaccountCampaign")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_SubaccountCampaign, "SubaccountCampaign")
+        )
     return m
 
 
@@ -2211,7 +2327,11 @@ def decode_SubaccountCreateResponse(o: Any, _: Any = None) -> models.SubaccountC
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_SubaccountCreateResponse:
-        m._extra_fields = extras(o, _KNOWN_SubaccountCreateResponse, "SubaccountCreateResponse")
+        object.__setattr__(
+            m,
+            "_extra_fields",
+            extras(o, _KNOWN_SubaccountCreateResponse, "SubaccountCreateResponse"),
+        )
     return m
 
 
@@ -2234,7 +2354,9 @@ def decode_SubaccountCreatedEvent(o: Any, _: Any = None) -> models.SubaccountCre
     )
     m.data = None if (v := g("data")) is None else decode_SubaccountEventData(v)
     if not o.keys() <= _KNOWN_SubaccountCreatedEvent:
-        m._extra_fields = extras(o, _KNOWN_SubaccountCreatedEvent, "SubaccountCreatedEvent")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_SubaccountCreatedEvent, "SubaccountCreatedEvent")
+        )
     return m
 
 
@@ -2280,7 +2402,9 @@ def decode_SubaccountEventData(o: Any, _: Any = None) -> models.SubaccountEventD
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_SubaccountEventData:
-        m._extra_fields = extras(o, _KNOWN_SubaccountEventData, "SubaccountEventData")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_SubaccountEventData, "SubaccountEventData")
+        )
     return m
 
 
@@ -2295,7 +2419,9 @@ def decode_SubaccountInfoResponse(o: Any, _: Any = None) -> models.SubaccountInf
     m: models.SubaccountInfoResponse = _new(models.SubaccountInfoResponse)
     m.subaccount = None if (v := g("subaccount")) is None else decode_Subaccount(v)
     if not o.keys() <= _KNOWN_SubaccountInfoResponse:
-        m._extra_fields = extras(o, _KNOWN_SubaccountInfoResponse, "SubaccountInfoResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_SubaccountInfoResponse, "SubaccountInfoResponse")
+        )
     return m
 
 
@@ -2317,7 +2443,9 @@ def decode_SubaccountListResponse(o: Any, _: Any = None) -> models.SubaccountLis
         None if (v := g("subaccounts")) is None else model_seq(v, decode_Subaccount, "Subaccount")
     )
     if not o.keys() <= _KNOWN_SubaccountListResponse:
-        m._extra_fields = extras(o, _KNOWN_SubaccountListResponse, "SubaccountListResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_SubaccountListResponse, "SubaccountListResponse")
+        )
     return m
 
 
@@ -2335,7 +2463,9 @@ def decode_SubaccountResetUrl(o: Any, _: Any = None) -> models.SubaccountResetUr
         None if (v := g("url")) is None else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_SubaccountResetUrl:
-        m._extra_fields = extras(o, _KNOWN_SubaccountResetUrl, "SubaccountResetUrl")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_SubaccountResetUrl, "SubaccountResetUrl")
+        )
     return m
 
 
@@ -2350,7 +2480,11 @@ def decode_SubaccountResetUrlResponse(o: Any, _: Any = None) -> models.Subaccoun
     m: models.SubaccountResetUrlResponse = _new(models.SubaccountResetUrlResponse)
     m.subaccount = None if (v := g("subaccount")) is None else decode_SubaccountResetUrl(v)
     if not o.keys() <= _KNOWN_SubaccountResetUrlResponse:
-        m._extra_fields = extras(o, _KNOWN_SubaccountResetUrlResponse, "SubaccountResetUrlResponse")
+        object.__setattr__(
+            m,
+            "_extra_fields",
+            extras(o, _KNOWN_SubaccountResetUrlResponse, "SubaccountResetUrlResponse"),
+        )
     return m
 
 
@@ -2378,7 +2512,7 @@ def decode_SubaccountSso(o: Any, _: Any = None) -> models.SubaccountSso:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_SubaccountSso:
-        m._extra_fields = extras(o, _KNOWN_SubaccountSso, "SubaccountSso")
+        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_SubaccountSso, "SubaccountSso"))
     return m
 
 
@@ -2393,7 +2527,9 @@ def decode_SubaccountSsoResponse(o: Any, _: Any = None) -> models.SubaccountSsoR
     m: models.SubaccountSsoResponse = _new(models.SubaccountSsoResponse)
     m.subaccount = None if (v := g("subaccount")) is None else decode_SubaccountSso(v)
     if not o.keys() <= _KNOWN_SubaccountSsoResponse:
-        m._extra_fields = extras(o, _KNOWN_SubaccountSsoResponse, "SubaccountSsoResponse")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_SubaccountSsoResponse, "SubaccountSsoResponse")
+        )
     return m
 
 
@@ -2417,7 +2553,11 @@ def decode_SubaccountUpdateResponse(o: Any, _: Any = None) -> models.SubaccountU
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_SubaccountUpdateResponse:
-        m._extra_fields = extras(o, _KNOWN_SubaccountUpdateResponse, "SubaccountUpdateResponse")
+        object.__setattr__(
+            m,
+            "_extra_fields",
+            extras(o, _KNOWN_SubaccountUpdateResponse, "SubaccountUpdateResponse"),
+        )
     return m
 
 
@@ -2452,7 +2592,7 @@ def decode_WalletCard(o: Any, _: Any = None) -> models.WalletCard:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_WalletCard:
-        m._extra_fields = extras(o, _KNOWN_WalletCard, "WalletCard")
+        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_WalletCard, "WalletCard"))
     return m
 
 
@@ -2474,7 +2614,9 @@ def decode_WalletPushResult(o: Any, _: Any = None) -> models.WalletPushResult:
         None if (v := g("total_recipients")) is None else (v if v.__class__ is int else to_int(v))
     )
     if not o.keys() <= _KNOWN_WalletPushResult:
-        m._extra_fields = extras(o, _KNOWN_WalletPushResult, "WalletPushResult")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_WalletPushResult, "WalletPushResult")
+        )
     return m
 
 
@@ -2497,7 +2639,7 @@ def decode_WalletReward(o: Any, _: Any = None) -> models.WalletReward:
     m.expired_at = None if (v := g("expired_at")) is None else parse_datetime(v)
     m.used_at = None if (v := g("used_at")) is None else parse_datetime(v)
     if not o.keys() <= _KNOWN_WalletReward:
-        m._extra_fields = extras(o, _KNOWN_WalletReward, "WalletReward")
+        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_WalletReward, "WalletReward"))
     return m
 
 
@@ -2656,7 +2798,7 @@ def decode_WalletUser(o: Any, _: Any = None) -> models.WalletUser:
         None if (v := g("rewards")) is None else model_seq(v, decode_WalletReward, "WalletReward")
     )
     if not o.keys() <= _KNOWN_WalletUser:
-        m._extra_fields = extras(o, _KNOWN_WalletUser, "WalletUser")
+        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_WalletUser, "WalletUser"))
     return m
 
 
@@ -2677,7 +2819,9 @@ def decode_WalletUserCreatedEvent(o: Any, _: Any = None) -> models.WalletUserCre
     )
     m.user = None if (v := g("user")) is None else decode_WalletUser(v)
     if not o.keys() <= _KNOWN_WalletUserCreatedEvent:
-        m._extra_fields = extras(o, _KNOWN_WalletUserCreatedEvent, "WalletUserCreatedEvent")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_WalletUserCreatedEvent, "WalletUserCreatedEvent")
+        )
     return m
 
 
@@ -2699,7 +2843,9 @@ def decode_WalletUserFilter(o: Any, _: Any = None) -> models.WalletUserFilter:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_WalletUserFilter:
-        m._extra_fields = extras(o, _KNOWN_WalletUserFilter, "WalletUserFilter")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_WalletUserFilter, "WalletUserFilter")
+        )
     return m
 
 
@@ -2804,7 +2950,7 @@ def decode_WalletUserInput(o: Any, _: Any = None) -> models.WalletUserInput:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_WalletUserInput:
-        m._extra_fields = extras(o, _KNOWN_WalletUserInput, "WalletUserInput")
+        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_WalletUserInput, "WalletUserInput"))
     return m
 
 
@@ -2820,7 +2966,9 @@ def decode_WalletUserPagination(o: Any, _: Any = None) -> models.WalletUserPagin
     m.page = None if (v := g("page")) is None else (v if v.__class__ is int else to_int(v))
     m.per_page = None if (v := g("per_page")) is None else (v if v.__class__ is int else to_int(v))
     if not o.keys() <= _KNOWN_WalletUserPagination:
-        m._extra_fields = extras(o, _KNOWN_WalletUserPagination, "WalletUserPagination")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_WalletUserPagination, "WalletUserPagination")
+        )
     return m
 
 
@@ -2851,7 +2999,9 @@ def decode_WebhookVerification(o: Any, _: Any = None) -> models.WebhookVerificat
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not o.keys() <= _KNOWN_WebhookVerification:
-        m._extra_fields = extras(o, _KNOWN_WebhookVerification, "WebhookVerification")
+        object.__setattr__(
+            m, "_extra_fields", extras(o, _KNOWN_WebhookVerification, "WebhookVerification")
+        )
     return m
 
 
