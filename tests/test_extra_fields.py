@@ -19,7 +19,7 @@ import pytest
 import respx
 
 from coupontools_async import APIError, AsyncClient, models
-from coupontools_async._convert import build_converter, structure, unstructure
+from coupontools_async._convert import build_converter, converter, structure, unstructure
 from coupontools_async._generated import _scalars
 
 BASE = "https://api.test"
@@ -69,7 +69,8 @@ async def test_unknown_keys_are_kept_on_the_model_its_nested_model_and_theirs(
     async with make_client() as ct:
         got = await ct.sessions.get(couponsession="SES1abc")
     assert got.sequenceid == 8
-    assert got.data is not None and got.data.status is not None
+    assert got.data is not None
+    assert got.data.status is not None
     assert got.data.status.claimed is True
     assert dict(got.extra_fields) == {"brand_new_2027": [1, 2]}
     assert dict(got.data.extra_fields) == {"geo_2027": {"country": "BE"}}
@@ -104,7 +105,8 @@ def test_known_fields_never_appear_in_extra_fields_and_order_is_kept() -> None:
     payload = {"zz_new": 1, "id": 5, "email": CUSTOMER_VALUE, "aa_new": 2, "name": "Ann"}
     user = structure(payload, models.WalletUser)
     assert list(user.extra_fields) == ["zz_new", "aa_new"]
-    assert user.id == 5 and user.email == CUSTOMER_VALUE
+    assert user.id == 5
+    assert user.email == CUSTOMER_VALUE
 
 
 def test_a_field_known_by_a_wire_name_keeps_the_python_spelling_as_unknown() -> None:
@@ -211,9 +213,7 @@ def test_a_server_inventing_keys_cannot_grow_the_drift_memory_or_flood_the_log(
 async def test_a_non_object_in_a_list_of_models_refuses_the_answer(
     mock: respx.MockRouter, hole: Any
 ) -> None:
-    mock.get("/v4/loyalty/loyalty-cards/7/stats").respond(
-        200, json=[{"id": 1}, hole, {"id": 3}]
-    )
+    mock.get("/v4/loyalty/loyalty-cards/7/stats").respond(200, json=[{"id": 1}, hole, {"id": 3}])
     async with make_client() as ct:
         with pytest.raises(APIError) as info:
             await ct.wallet_users.list(7)
@@ -234,13 +234,9 @@ async def test_a_non_object_in_a_nested_list_refuses_the_answer_too(
 
 
 def test_both_decoding_paths_refuse_a_non_object_list_item_alike() -> None:
-    generic = build_converter(generated_decoders=False)
-    for conv in (generic, None):
+    for conv in (build_converter(generated_decoders=False), converter):
         with pytest.raises(ValueError, match="item 0 of a list of WalletUser"):
-            if conv is None:
-                structure([[]], list[models.WalletUser])
-            else:
-                conv.structure([[]], list[models.WalletUser])
+            conv.structure([[]], list[models.WalletUser])
 
 
 def test_an_empty_object_where_an_object_belongs_is_still_absent() -> None:
@@ -249,4 +245,3 @@ def test_an_empty_object_where_an_object_belongs_is_still_absent() -> None:
     assert user.rewards == []
     got = structure({"session": "SES1abc", "data": []}, models.CouponSessionResponse)
     assert got.data is None
-
