@@ -59,9 +59,8 @@ def decode_BatchUpdateResponse(o: Any, _: Any = None) -> models.BatchUpdateRespo
         None if (v := g("endsequence")) is None else (v if v.__class__ is int else to_int(v))
     )
     if not _ALL_KNOWN_BatchUpdateResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_BatchUpdateResponse, "BatchUpdateResponse")
-        )
+        x = extras(o, _KNOWN_BatchUpdateResponse, "BatchUpdateResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -87,7 +86,8 @@ def decode_Category(o: Any, _: Any = None) -> models.Category:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_Category(o):
-        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_Category, "Category"))
+        x = extras(o, _KNOWN_Category, "Category")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -108,9 +108,8 @@ def decode_CategoryListResponse(o: Any, _: Any = None) -> models.CategoryListRes
     )
     m.category = None if (v := g("category")) is None else model_seq(v, decode_Category, "Category")
     if not _ALL_KNOWN_CategoryListResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_CategoryListResponse, "CategoryListResponse")
-        )
+        x = extras(o, _KNOWN_CategoryListResponse, "CategoryListResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -131,11 +130,8 @@ def decode_CategoryMainListResponse(o: Any, _: Any = None) -> models.CategoryMai
     )
     m.category = None if (v := g("category")) is None else model_seq(v, decode_Category, "Category")
     if not _ALL_KNOWN_CategoryMainListResponse(o):
-        object.__setattr__(
-            m,
-            "_extra_fields",
-            extras(o, _KNOWN_CategoryMainListResponse, "CategoryMainListResponse"),
-        )
+        x = extras(o, _KNOWN_CategoryMainListResponse, "CategoryMainListResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -184,7 +180,8 @@ def decode_Coupon(o: Any, _: Any = None) -> models.Coupon:
         else (v if v.__class__ is int else to_int(v))
     )
     if not _ALL_KNOWN_Coupon(o):
-        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_Coupon, "Coupon"))
+        x = extras(o, _KNOWN_Coupon, "Coupon")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -212,9 +209,8 @@ def decode_CouponCreatedEvent(o: Any, _: Any = None) -> models.CouponCreatedEven
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_CouponCreatedEvent(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_CouponCreatedEvent, "CouponCreatedEvent")
-        )
+        x = extras(o, _KNOWN_CouponCreatedEvent, "CouponCreatedEvent")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -272,7 +268,8 @@ def decode_CouponEvent(o: Any, _: Any = None) -> models.CouponEvent:
     m.status = None if (v := g("status")) is None else decode_CouponEventStatus(v)
     m.customer = None if (v := g("customer")) is None else decode_CouponEventCustomer(v)
     if not _ALL_KNOWN_CouponEvent(o):
-        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_CouponEvent, "CouponEvent"))
+        x = extras(o, _KNOWN_CouponEvent, "CouponEvent")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -344,9 +341,8 @@ def decode_CouponEventCoupon(o: Any, _: Any = None) -> models.CouponEventCoupon:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_CouponEventCoupon(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_CouponEventCoupon, "CouponEventCoupon")
-        )
+        x = extras(o, _KNOWN_CouponEventCoupon, "CouponEventCoupon")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -460,9 +456,8 @@ def decode_CouponEventCustomer(o: Any, _: Any = None) -> models.CouponEventCusto
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_CouponEventCustomer(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_CouponEventCustomer, "CouponEventCustomer")
-        )
+        x = extras(o, _KNOWN_CouponEventCustomer, "CouponEventCustomer")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -508,9 +503,8 @@ def decode_CouponEventStatus(o: Any, _: Any = None) -> models.CouponEventStatus:
     )
     m.validated_date = None if (v := g("validated_date")) is None else parse_datetime(v)
     if not _ALL_KNOWN_CouponEventStatus(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_CouponEventStatus, "CouponEventStatus")
-        )
+        x = extras(o, _KNOWN_CouponEventStatus, "CouponEventStatus")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -526,9 +520,8 @@ def decode_CouponInfoResponse(o: Any, _: Any = None) -> models.CouponInfoRespons
     m: models.CouponInfoResponse = _new(models.CouponInfoResponse)
     m.coupon_info = None if (v := g("coupon_info")) is None else decode_Coupon(v)
     if not _ALL_KNOWN_CouponInfoResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_CouponInfoResponse, "CouponInfoResponse")
-        )
+        x = extras(o, _KNOWN_CouponInfoResponse, "CouponInfoResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -546,9 +539,8 @@ def decode_CouponListResponse(o: Any, _: Any = None) -> models.CouponListRespons
         None if (v := g("coupon_info")) is None else model_seq(v, decode_Coupon, "Coupon")
     )
     if not _ALL_KNOWN_CouponListResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_CouponListResponse, "CouponListResponse")
-        )
+        x = extras(o, _KNOWN_CouponListResponse, "CouponListResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -578,9 +570,8 @@ def decode_CouponPushResponse(o: Any, _: Any = None) -> models.CouponPushRespons
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_CouponPushResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_CouponPushResponse, "CouponPushResponse")
-        )
+        x = extras(o, _KNOWN_CouponPushResponse, "CouponPushResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -610,7 +601,8 @@ def decode_CouponSession(o: Any, _: Any = None) -> models.CouponSession:
     )
     m.data = None if (v := g("data")) is None else decode_CouponSessionData(v)
     if not _ALL_KNOWN_CouponSession(o):
-        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_CouponSession, "CouponSession"))
+        x = extras(o, _KNOWN_CouponSession, "CouponSession")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -626,9 +618,8 @@ def decode_CouponSessionData(o: Any, _: Any = None) -> models.CouponSessionData:
     m: models.CouponSessionData = _new(models.CouponSessionData)
     m.status = None if (v := g("status")) is None else decode_CouponSessionStatus(v)
     if not _ALL_KNOWN_CouponSessionData(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_CouponSessionData, "CouponSessionData")
-        )
+        x = extras(o, _KNOWN_CouponSessionData, "CouponSessionData")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -658,11 +649,8 @@ def decode_CouponSessionDeleteResponse(o: Any, _: Any = None) -> models.CouponSe
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_CouponSessionDeleteResponse(o):
-        object.__setattr__(
-            m,
-            "_extra_fields",
-            extras(o, _KNOWN_CouponSessionDeleteResponse, "CouponSessionDeleteResponse"),
-        )
+        x = extras(o, _KNOWN_CouponSessionDeleteResponse, "CouponSessionDeleteResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -686,11 +674,8 @@ def decode_CouponSessionListResponse(o: Any, _: Any = None) -> models.CouponSess
         None if (v := g("data")) is None else model_seq(v, decode_CouponSession, "CouponSession")
     )
     if not _ALL_KNOWN_CouponSessionListResponse(o):
-        object.__setattr__(
-            m,
-            "_extra_fields",
-            extras(o, _KNOWN_CouponSessionListResponse, "CouponSessionListResponse"),
-        )
+        x = extras(o, _KNOWN_CouponSessionListResponse, "CouponSessionListResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -732,9 +717,8 @@ def decode_CouponSessionResponse(o: Any, _: Any = None) -> models.CouponSessionR
     )
     m.data = None if (v := g("data")) is None else decode_CouponSessionData(v)
     if not _ALL_KNOWN_CouponSessionResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_CouponSessionResponse, "CouponSessionResponse")
-        )
+        x = extras(o, _KNOWN_CouponSessionResponse, "CouponSessionResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -757,11 +741,8 @@ def decode_CouponSessionSearchResponse(o: Any, _: Any = None) -> models.CouponSe
         None if (v := g("data")) is None else model_seq(v, decode_CouponSession, "CouponSession")
     )
     if not _ALL_KNOWN_CouponSessionSearchResponse(o):
-        object.__setattr__(
-            m,
-            "_extra_fields",
-            extras(o, _KNOWN_CouponSessionSearchResponse, "CouponSessionSearchResponse"),
-        )
+        x = extras(o, _KNOWN_CouponSessionSearchResponse, "CouponSessionSearchResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -835,9 +816,8 @@ def decode_CouponSessionStatus(o: Any, _: Any = None) -> models.CouponSessionSta
         else (v if v is True or v is False else to_bool(v))
     )
     if not _ALL_KNOWN_CouponSessionStatus(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_CouponSessionStatus, "CouponSessionStatus")
-        )
+        x = extras(o, _KNOWN_CouponSessionStatus, "CouponSessionStatus")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -867,11 +847,8 @@ def decode_CouponSessionUpdateResponse(o: Any, _: Any = None) -> models.CouponSe
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_CouponSessionUpdateResponse(o):
-        object.__setattr__(
-            m,
-            "_extra_fields",
-            extras(o, _KNOWN_CouponSessionUpdateResponse, "CouponSessionUpdateResponse"),
-        )
+        x = extras(o, _KNOWN_CouponSessionUpdateResponse, "CouponSessionUpdateResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -905,7 +882,8 @@ def decode_Directory(o: Any, _: Any = None) -> models.Directory:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_Directory(o):
-        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_Directory, "Directory"))
+        x = extras(o, _KNOWN_Directory, "Directory")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -939,9 +917,8 @@ def decode_DirectoryCampaign(o: Any, _: Any = None) -> models.DirectoryCampaign:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_DirectoryCampaign(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_DirectoryCampaign, "DirectoryCampaign")
-        )
+        x = extras(o, _KNOWN_DirectoryCampaign, "DirectoryCampaign")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -973,11 +950,8 @@ def decode_DirectoryCampaignListResponse(
         else model_seq(v, decode_DirectoryCampaign, "DirectoryCampaign")
     )
     if not _ALL_KNOWN_DirectoryCampaignListResponse(o):
-        object.__setattr__(
-            m,
-            "_extra_fields",
-            extras(o, _KNOWN_DirectoryCampaignListResponse, "DirectoryCampaignListResponse"),
-        )
+        x = extras(o, _KNOWN_DirectoryCampaignListResponse, "DirectoryCampaignListResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -995,9 +969,8 @@ def decode_DirectoryInfoResponse(o: Any, _: Any = None) -> models.DirectoryInfoR
         None if (v := g("directory")) is None else model_seq(v, decode_Directory, "Directory")
     )
     if not _ALL_KNOWN_DirectoryInfoResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_DirectoryInfoResponse, "DirectoryInfoResponse")
-        )
+        x = extras(o, _KNOWN_DirectoryInfoResponse, "DirectoryInfoResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1020,9 +993,8 @@ def decode_DirectoryListResponse(o: Any, _: Any = None) -> models.DirectoryListR
         None if (v := g("directory")) is None else model_seq(v, decode_Directory, "Directory")
     )
     if not _ALL_KNOWN_DirectoryListResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_DirectoryListResponse, "DirectoryListResponse")
-        )
+        x = extras(o, _KNOWN_DirectoryListResponse, "DirectoryListResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1062,11 +1034,8 @@ def decode_DirectoryRegistrationData(o: Any, _: Any = None) -> models.DirectoryR
     )
     m.created_at = None if (v := g("created_at")) is None else parse_datetime(v)
     if not _ALL_KNOWN_DirectoryRegistrationData(o):
-        object.__setattr__(
-            m,
-            "_extra_fields",
-            extras(o, _KNOWN_DirectoryRegistrationData, "DirectoryRegistrationData"),
-        )
+        x = extras(o, _KNOWN_DirectoryRegistrationData, "DirectoryRegistrationData")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1085,11 +1054,8 @@ def decode_DirectoryRegistrationEvent(o: Any, _: Any = None) -> models.Directory
     m.type = v if (v := o["type"]).__class__ is str else to_str(v)
     m.data = None if (v := g("data")) is None else decode_DirectoryRegistrationData(v)
     if not _ALL_KNOWN_DirectoryRegistrationEvent(o):
-        object.__setattr__(
-            m,
-            "_extra_fields",
-            extras(o, _KNOWN_DirectoryRegistrationEvent, "DirectoryRegistrationEvent"),
-        )
+        x = extras(o, _KNOWN_DirectoryRegistrationEvent, "DirectoryRegistrationEvent")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1134,7 +1100,8 @@ def decode_DirectoryUser(o: Any, _: Any = None) -> models.DirectoryUser:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_DirectoryUser(o):
-        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_DirectoryUser, "DirectoryUser"))
+        x = extras(o, _KNOWN_DirectoryUser, "DirectoryUser")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1160,11 +1127,8 @@ def decode_DirectoryUserListResponse(o: Any, _: Any = None) -> models.DirectoryU
         None if (v := g("users")) is None else model_seq(v, decode_DirectoryUser, "DirectoryUser")
     )
     if not _ALL_KNOWN_DirectoryUserListResponse(o):
-        object.__setattr__(
-            m,
-            "_extra_fields",
-            extras(o, _KNOWN_DirectoryUserListResponse, "DirectoryUserListResponse"),
-        )
+        x = extras(o, _KNOWN_DirectoryUserListResponse, "DirectoryUserListResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1199,11 +1163,8 @@ def decode_DirectoryUserUpdateResponse(o: Any, _: Any = None) -> models.Director
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_DirectoryUserUpdateResponse(o):
-        object.__setattr__(
-            m,
-            "_extra_fields",
-            extras(o, _KNOWN_DirectoryUserUpdateResponse, "DirectoryUserUpdateResponse"),
-        )
+        x = extras(o, _KNOWN_DirectoryUserUpdateResponse, "DirectoryUserUpdateResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1245,7 +1206,8 @@ def decode_EmailContact(o: Any, _: Any = None) -> models.EmailContact:
     )
     m.unsubscribedate = None if (v := g("unsubscribedate")) is None else parse_datetime(v)
     if not _ALL_KNOWN_EmailContact(o):
-        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_EmailContact, "EmailContact"))
+        x = extras(o, _KNOWN_EmailContact, "EmailContact")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1284,9 +1246,8 @@ def decode_EmailContactAddResponse(o: Any, _: Any = None) -> models.EmailContact
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_EmailContactAddResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_EmailContactAddResponse, "EmailContactAddResponse")
-        )
+        x = extras(o, _KNOWN_EmailContactAddResponse, "EmailContactAddResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1315,11 +1276,8 @@ def decode_EmailContactListResponse(o: Any, _: Any = None) -> models.EmailContac
         None if (v := g("contact")) is None else model_seq(v, decode_EmailContact, "EmailContact")
     )
     if not _ALL_KNOWN_EmailContactListResponse(o):
-        object.__setattr__(
-            m,
-            "_extra_fields",
-            extras(o, _KNOWN_EmailContactListResponse, "EmailContactListResponse"),
-        )
+        x = extras(o, _KNOWN_EmailContactListResponse, "EmailContactListResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1340,7 +1298,8 @@ def decode_EmailGroup(o: Any, _: Any = None) -> models.EmailGroup:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_EmailGroup(o):
-        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_EmailGroup, "EmailGroup"))
+        x = extras(o, _KNOWN_EmailGroup, "EmailGroup")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1361,11 +1320,8 @@ def decode_EmailGroupCreateResponse(o: Any, _: Any = None) -> models.EmailGroupC
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_EmailGroupCreateResponse(o):
-        object.__setattr__(
-            m,
-            "_extra_fields",
-            extras(o, _KNOWN_EmailGroupCreateResponse, "EmailGroupCreateResponse"),
-        )
+        x = extras(o, _KNOWN_EmailGroupCreateResponse, "EmailGroupCreateResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1384,9 +1340,8 @@ def decode_EmailGroupListResponse(o: Any, _: Any = None) -> models.EmailGroupLis
     )
     m.group = None if (v := g("group")) is None else model_seq(v, decode_EmailGroup, "EmailGroup")
     if not _ALL_KNOWN_EmailGroupListResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_EmailGroupListResponse, "EmailGroupListResponse")
-        )
+        x = extras(o, _KNOWN_EmailGroupListResponse, "EmailGroupListResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1438,11 +1393,8 @@ def decode_LandingPageSubmissionEvent(o: Any, _: Any = None) -> models.LandingPa
     m.data = None if (v := g("data")) is None else str_dict(v)
     m.utm_tags = None if (v := g("utm_tags")) is None else decode_LandingPageUtmTags(v)
     if not _ALL_KNOWN_LandingPageSubmissionEvent(o):
-        object.__setattr__(
-            m,
-            "_extra_fields",
-            extras(o, _KNOWN_LandingPageSubmissionEvent, "LandingPageSubmissionEvent"),
-        )
+        x = extras(o, _KNOWN_LandingPageSubmissionEvent, "LandingPageSubmissionEvent")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1538,9 +1490,8 @@ def decode_LandingPageUtmTags(o: Any, _: Any = None) -> models.LandingPageUtmTag
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_LandingPageUtmTags(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_LandingPageUtmTags, "LandingPageUtmTags")
-        )
+        x = extras(o, _KNOWN_LandingPageUtmTags, "LandingPageUtmTags")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1582,7 +1533,8 @@ def decode_LoyaltyCard(o: Any, _: Any = None) -> models.LoyaltyCard:
         None if (v := g("amount_of_stamps")) is None else (v if v.__class__ is int else to_int(v))
     )
     if not _ALL_KNOWN_LoyaltyCard(o):
-        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_LoyaltyCard, "LoyaltyCard"))
+        x = extras(o, _KNOWN_LoyaltyCard, "LoyaltyCard")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1600,9 +1552,8 @@ def decode_LoyaltyCardInfoResponse(o: Any, _: Any = None) -> models.LoyaltyCardI
         None if (v := g("loyaltycard")) is None else model_seq(v, decode_LoyaltyCard, "LoyaltyCard")
     )
     if not _ALL_KNOWN_LoyaltyCardInfoResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_LoyaltyCardInfoResponse, "LoyaltyCardInfoResponse")
-        )
+        x = extras(o, _KNOWN_LoyaltyCardInfoResponse, "LoyaltyCardInfoResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1620,9 +1571,8 @@ def decode_LoyaltyCardListResponse(o: Any, _: Any = None) -> models.LoyaltyCardL
         None if (v := g("loyaltycard")) is None else model_seq(v, decode_LoyaltyCard, "LoyaltyCard")
     )
     if not _ALL_KNOWN_LoyaltyCardListResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_LoyaltyCardListResponse, "LoyaltyCardListResponse")
-        )
+        x = extras(o, _KNOWN_LoyaltyCardListResponse, "LoyaltyCardListResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1657,9 +1607,8 @@ def decode_LoyaltyCompleteEvent(o: Any, _: Any = None) -> models.LoyaltyComplete
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_LoyaltyCompleteEvent(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_LoyaltyCompleteEvent, "LoyaltyCompleteEvent")
-        )
+        x = extras(o, _KNOWN_LoyaltyCompleteEvent, "LoyaltyCompleteEvent")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1679,9 +1628,8 @@ def decode_LoyaltyPushResponse(o: Any, _: Any = None) -> models.LoyaltyPushRespo
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_LoyaltyPushResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_LoyaltyPushResponse, "LoyaltyPushResponse")
-        )
+        x = extras(o, _KNOWN_LoyaltyPushResponse, "LoyaltyPushResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1757,7 +1705,8 @@ def decode_LoyaltyUser(o: Any, _: Any = None) -> models.LoyaltyUser:
         else (v if v is True or v is False else to_bool(v))
     )
     if not _ALL_KNOWN_LoyaltyUser(o):
-        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_LoyaltyUser, "LoyaltyUser"))
+        x = extras(o, _KNOWN_LoyaltyUser, "LoyaltyUser")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1782,11 +1731,8 @@ def decode_LoyaltyUserCreateResponse(o: Any, _: Any = None) -> models.LoyaltyUse
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_LoyaltyUserCreateResponse(o):
-        object.__setattr__(
-            m,
-            "_extra_fields",
-            extras(o, _KNOWN_LoyaltyUserCreateResponse, "LoyaltyUserCreateResponse"),
-        )
+        x = extras(o, _KNOWN_LoyaltyUserCreateResponse, "LoyaltyUserCreateResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1816,9 +1762,8 @@ def decode_LoyaltyUserLinkResponse(o: Any, _: Any = None) -> models.LoyaltyUserL
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_LoyaltyUserLinkResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_LoyaltyUserLinkResponse, "LoyaltyUserLinkResponse")
-        )
+        x = extras(o, _KNOWN_LoyaltyUserLinkResponse, "LoyaltyUserLinkResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1840,9 +1785,8 @@ def decode_LoyaltyUserListResponse(o: Any, _: Any = None) -> models.LoyaltyUserL
     )
     m.users = None if (v := g("users")) is None else model_seq(v, decode_LoyaltyUser, "LoyaltyUser")
     if not _ALL_KNOWN_LoyaltyUserListResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_LoyaltyUserListResponse, "LoyaltyUserListResponse")
-        )
+        x = extras(o, _KNOWN_LoyaltyUserListResponse, "LoyaltyUserListResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1861,11 +1805,8 @@ def decode_LoyaltyUserSearchResponse(o: Any, _: Any = None) -> models.LoyaltyUse
     )
     m.users = None if (v := g("users")) is None else model_seq(v, decode_LoyaltyUser, "LoyaltyUser")
     if not _ALL_KNOWN_LoyaltyUserSearchResponse(o):
-        object.__setattr__(
-            m,
-            "_extra_fields",
-            extras(o, _KNOWN_LoyaltyUserSearchResponse, "LoyaltyUserSearchResponse"),
-        )
+        x = extras(o, _KNOWN_LoyaltyUserSearchResponse, "LoyaltyUserSearchResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1896,11 +1837,8 @@ def decode_LoyaltyUserUpdateResponse(o: Any, _: Any = None) -> models.LoyaltyUse
     )
     m.stamps = None if (v := g("stamps")) is None else (v if v.__class__ is int else to_int(v))
     if not _ALL_KNOWN_LoyaltyUserUpdateResponse(o):
-        object.__setattr__(
-            m,
-            "_extra_fields",
-            extras(o, _KNOWN_LoyaltyUserUpdateResponse, "LoyaltyUserUpdateResponse"),
-        )
+        x = extras(o, _KNOWN_LoyaltyUserUpdateResponse, "LoyaltyUserUpdateResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1935,7 +1873,8 @@ def decode_SendResponse(o: Any, _: Any = None) -> models.SendResponse:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_SendResponse(o):
-        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_SendResponse, "SendResponse"))
+        x = extras(o, _KNOWN_SendResponse, "SendResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1966,7 +1905,8 @@ def decode_SingleUseCode(o: Any, _: Any = None) -> models.SingleUseCode:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_SingleUseCode(o):
-        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_SingleUseCode, "SingleUseCode"))
+        x = extras(o, _KNOWN_SingleUseCode, "SingleUseCode")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -1994,11 +1934,8 @@ def decode_SingleUseCreateManyResponse(o: Any, _: Any = None) -> models.SingleUs
         None if (v := g("data")) is None else model_seq(v, decode_SingleUseCode, "SingleUseCode")
     )
     if not _ALL_KNOWN_SingleUseCreateManyResponse(o):
-        object.__setattr__(
-            m,
-            "_extra_fields",
-            extras(o, _KNOWN_SingleUseCreateManyResponse, "SingleUseCreateManyResponse"),
-        )
+        x = extras(o, _KNOWN_SingleUseCreateManyResponse, "SingleUseCreateManyResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2026,9 +1963,8 @@ def decode_SingleUseCreateResponse(o: Any, _: Any = None) -> models.SingleUseCre
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_SingleUseCreateResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_SingleUseCreateResponse, "SingleUseCreateResponse")
-        )
+        x = extras(o, _KNOWN_SingleUseCreateResponse, "SingleUseCreateResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2065,7 +2001,8 @@ def decode_SmsContact(o: Any, _: Any = None) -> models.SmsContact:
     )
     m.unsubscribedate = None if (v := g("unsubscribedate")) is None else parse_datetime(v)
     if not _ALL_KNOWN_SmsContact(o):
-        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_SmsContact, "SmsContact"))
+        x = extras(o, _KNOWN_SmsContact, "SmsContact")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2104,9 +2041,8 @@ def decode_SmsContactAddResponse(o: Any, _: Any = None) -> models.SmsContactAddR
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_SmsContactAddResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_SmsContactAddResponse, "SmsContactAddResponse")
-        )
+        x = extras(o, _KNOWN_SmsContactAddResponse, "SmsContactAddResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2135,9 +2071,8 @@ def decode_SmsContactListResponse(o: Any, _: Any = None) -> models.SmsContactLis
         None if (v := g("contact")) is None else model_seq(v, decode_SmsContact, "SmsContact")
     )
     if not _ALL_KNOWN_SmsContactListResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_SmsContactListResponse, "SmsContactListResponse")
-        )
+        x = extras(o, _KNOWN_SmsContactListResponse, "SmsContactListResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2158,7 +2093,8 @@ def decode_SmsGroup(o: Any, _: Any = None) -> models.SmsGroup:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_SmsGroup(o):
-        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_SmsGroup, "SmsGroup"))
+        x = extras(o, _KNOWN_SmsGroup, "SmsGroup")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2179,9 +2115,8 @@ def decode_SmsGroupCreateResponse(o: Any, _: Any = None) -> models.SmsGroupCreat
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_SmsGroupCreateResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_SmsGroupCreateResponse, "SmsGroupCreateResponse")
-        )
+        x = extras(o, _KNOWN_SmsGroupCreateResponse, "SmsGroupCreateResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2200,9 +2135,8 @@ def decode_SmsGroupListResponse(o: Any, _: Any = None) -> models.SmsGroupListRes
     )
     m.group = None if (v := g("group")) is None else model_seq(v, decode_SmsGroup, "SmsGroup")
     if not _ALL_KNOWN_SmsGroupListResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_SmsGroupListResponse, "SmsGroupListResponse")
-        )
+        x = extras(o, _KNOWN_SmsGroupListResponse, "SmsGroupListResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2334,7 +2268,8 @@ def decode_Subaccount(o: Any, _: Any = None) -> models.Subaccount:
         else model_seq(v, decode_SubaccountCampaign, "SubaccountCampaign")
     )
     if not _ALL_KNOWN_Subaccount(o):
-        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_Subaccount, "Subaccount"))
+        x = extras(o, _KNOWN_Subaccount, "Subaccount")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2363,9 +2298,8 @@ def decode_SubaccountCampaign(o: Any, _: Any = None) -> models.SubaccountCampaig
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_SubaccountCampaign(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_SubaccountCampaign, "SubaccountCampaign")
-        )
+        x = extras(o, _KNOWN_SubaccountCampaign, "SubaccountCampaign")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2390,11 +2324,8 @@ def decode_SubaccountCreateResponse(o: Any, _: Any = None) -> models.SubaccountC
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_SubaccountCreateResponse(o):
-        object.__setattr__(
-            m,
-            "_extra_fields",
-            extras(o, _KNOWN_SubaccountCreateResponse, "SubaccountCreateResponse"),
-        )
+        x = extras(o, _KNOWN_SubaccountCreateResponse, "SubaccountCreateResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2418,9 +2349,8 @@ def decode_SubaccountCreatedEvent(o: Any, _: Any = None) -> models.SubaccountCre
     )
     m.data = None if (v := g("data")) is None else decode_SubaccountEventData(v)
     if not _ALL_KNOWN_SubaccountCreatedEvent(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_SubaccountCreatedEvent, "SubaccountCreatedEvent")
-        )
+        x = extras(o, _KNOWN_SubaccountCreatedEvent, "SubaccountCreatedEvent")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2467,9 +2397,8 @@ def decode_SubaccountEventData(o: Any, _: Any = None) -> models.SubaccountEventD
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_SubaccountEventData(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_SubaccountEventData, "SubaccountEventData")
-        )
+        x = extras(o, _KNOWN_SubaccountEventData, "SubaccountEventData")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2485,9 +2414,8 @@ def decode_SubaccountInfoResponse(o: Any, _: Any = None) -> models.SubaccountInf
     m: models.SubaccountInfoResponse = _new(models.SubaccountInfoResponse)
     m.subaccount = None if (v := g("subaccount")) is None else decode_Subaccount(v)
     if not _ALL_KNOWN_SubaccountInfoResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_SubaccountInfoResponse, "SubaccountInfoResponse")
-        )
+        x = extras(o, _KNOWN_SubaccountInfoResponse, "SubaccountInfoResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2510,9 +2438,8 @@ def decode_SubaccountListResponse(o: Any, _: Any = None) -> models.SubaccountLis
         None if (v := g("subaccounts")) is None else model_seq(v, decode_Subaccount, "Subaccount")
     )
     if not _ALL_KNOWN_SubaccountListResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_SubaccountListResponse, "SubaccountListResponse")
-        )
+        x = extras(o, _KNOWN_SubaccountListResponse, "SubaccountListResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2531,9 +2458,8 @@ def decode_SubaccountResetUrl(o: Any, _: Any = None) -> models.SubaccountResetUr
         None if (v := g("url")) is None else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_SubaccountResetUrl(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_SubaccountResetUrl, "SubaccountResetUrl")
-        )
+        x = extras(o, _KNOWN_SubaccountResetUrl, "SubaccountResetUrl")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2549,11 +2475,8 @@ def decode_SubaccountResetUrlResponse(o: Any, _: Any = None) -> models.Subaccoun
     m: models.SubaccountResetUrlResponse = _new(models.SubaccountResetUrlResponse)
     m.subaccount = None if (v := g("subaccount")) is None else decode_SubaccountResetUrl(v)
     if not _ALL_KNOWN_SubaccountResetUrlResponse(o):
-        object.__setattr__(
-            m,
-            "_extra_fields",
-            extras(o, _KNOWN_SubaccountResetUrlResponse, "SubaccountResetUrlResponse"),
-        )
+        x = extras(o, _KNOWN_SubaccountResetUrlResponse, "SubaccountResetUrlResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2582,7 +2505,8 @@ def decode_SubaccountSso(o: Any, _: Any = None) -> models.SubaccountSso:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_SubaccountSso(o):
-        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_SubaccountSso, "SubaccountSso"))
+        x = extras(o, _KNOWN_SubaccountSso, "SubaccountSso")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2598,9 +2522,8 @@ def decode_SubaccountSsoResponse(o: Any, _: Any = None) -> models.SubaccountSsoR
     m: models.SubaccountSsoResponse = _new(models.SubaccountSsoResponse)
     m.subaccount = None if (v := g("subaccount")) is None else decode_SubaccountSso(v)
     if not _ALL_KNOWN_SubaccountSsoResponse(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_SubaccountSsoResponse, "SubaccountSsoResponse")
-        )
+        x = extras(o, _KNOWN_SubaccountSsoResponse, "SubaccountSsoResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2625,11 +2548,8 @@ def decode_SubaccountUpdateResponse(o: Any, _: Any = None) -> models.SubaccountU
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_SubaccountUpdateResponse(o):
-        object.__setattr__(
-            m,
-            "_extra_fields",
-            extras(o, _KNOWN_SubaccountUpdateResponse, "SubaccountUpdateResponse"),
-        )
+        x = extras(o, _KNOWN_SubaccountUpdateResponse, "SubaccountUpdateResponse")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2665,7 +2585,8 @@ def decode_WalletCard(o: Any, _: Any = None) -> models.WalletCard:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_WalletCard(o):
-        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_WalletCard, "WalletCard"))
+        x = extras(o, _KNOWN_WalletCard, "WalletCard")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2688,9 +2609,8 @@ def decode_WalletPushResult(o: Any, _: Any = None) -> models.WalletPushResult:
         None if (v := g("total_recipients")) is None else (v if v.__class__ is int else to_int(v))
     )
     if not _ALL_KNOWN_WalletPushResult(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_WalletPushResult, "WalletPushResult")
-        )
+        x = extras(o, _KNOWN_WalletPushResult, "WalletPushResult")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2714,7 +2634,8 @@ def decode_WalletReward(o: Any, _: Any = None) -> models.WalletReward:
     m.expired_at = None if (v := g("expired_at")) is None else parse_datetime(v)
     m.used_at = None if (v := g("used_at")) is None else parse_datetime(v)
     if not _ALL_KNOWN_WalletReward(o):
-        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_WalletReward, "WalletReward"))
+        x = extras(o, _KNOWN_WalletReward, "WalletReward")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2874,7 +2795,8 @@ def decode_WalletUser(o: Any, _: Any = None) -> models.WalletUser:
         None if (v := g("rewards")) is None else model_seq(v, decode_WalletReward, "WalletReward")
     )
     if not _ALL_KNOWN_WalletUser(o):
-        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_WalletUser, "WalletUser"))
+        x = extras(o, _KNOWN_WalletUser, "WalletUser")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2896,9 +2818,8 @@ def decode_WalletUserCreatedEvent(o: Any, _: Any = None) -> models.WalletUserCre
     )
     m.user = None if (v := g("user")) is None else decode_WalletUser(v)
     if not _ALL_KNOWN_WalletUserCreatedEvent(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_WalletUserCreatedEvent, "WalletUserCreatedEvent")
-        )
+        x = extras(o, _KNOWN_WalletUserCreatedEvent, "WalletUserCreatedEvent")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -2921,9 +2842,8 @@ def decode_WalletUserFilter(o: Any, _: Any = None) -> models.WalletUserFilter:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_WalletUserFilter(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_WalletUserFilter, "WalletUserFilter")
-        )
+        x = extras(o, _KNOWN_WalletUserFilter, "WalletUserFilter")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -3029,7 +2949,8 @@ def decode_WalletUserInput(o: Any, _: Any = None) -> models.WalletUserInput:
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_WalletUserInput(o):
-        object.__setattr__(m, "_extra_fields", extras(o, _KNOWN_WalletUserInput, "WalletUserInput"))
+        x = extras(o, _KNOWN_WalletUserInput, "WalletUserInput")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -3046,9 +2967,8 @@ def decode_WalletUserPagination(o: Any, _: Any = None) -> models.WalletUserPagin
     m.page = None if (v := g("page")) is None else (v if v.__class__ is int else to_int(v))
     m.per_page = None if (v := g("per_page")) is None else (v if v.__class__ is int else to_int(v))
     if not _ALL_KNOWN_WalletUserPagination(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_WalletUserPagination, "WalletUserPagination")
-        )
+        x = extras(o, _KNOWN_WalletUserPagination, "WalletUserPagination")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
@@ -3080,9 +3000,8 @@ def decode_WebhookVerification(o: Any, _: Any = None) -> models.WebhookVerificat
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_WebhookVerification(o):
-        object.__setattr__(
-            m, "_extra_fields", extras(o, _KNOWN_WebhookVerification, "WebhookVerification")
-        )
+        x = extras(o, _KNOWN_WebhookVerification, "WebhookVerification")
+        m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
     return m
 
 
