@@ -4,8 +4,9 @@ Every generated ``<Group>Resource`` already has one method per operation, with t
 spec's signature and docstring. Here live only the methods DESIGN.md adds on top:
 one ``sessions.list`` over the four list endpoints, ``search`` choosing its endpoint,
 the four ``send_*`` spellings of ``send/email`` and ``send/sms``, the flat
-``wallet_users.list`` arguments, and the ``iter`` methods. The one-call composites take
-the escape hatches (``extra_body``, ``extra_query``, ``extra_headers``) and pass them on.
+``wallet_users.list`` arguments, and the ``iter`` methods. The composites take the
+escape hatches (``extra_body``, ``extra_query``, ``extra_headers``) and pass them on to
+every call they make (each page of an ``iter``).
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class Sessions(SessionsResource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.CouponSession]:
         """Every session of every page (``async for s in ct.sessions.iter(campaign=...)``).
 
@@ -105,7 +107,7 @@ class Sessions(SessionsResource):
 
         async def fetch(page: int) -> Any:
             return await method(
-                campaign=campaign, page=page, start_date=start_date, end_date=end_date
+                campaign=campaign, page=page, start_date=start_date, end_date=end_date, **extras
             )
 
         return AsyncPager(
@@ -239,6 +241,7 @@ class WalletUsers(WalletUsersResource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.WalletUser]:
         """Every user of a card, page after page (``async for u in ct.wallet_users.iter(1)``).
 
@@ -256,6 +259,7 @@ class WalletUsers(WalletUsersResource):
                 include_voided=include_voided,
                 keyword=keyword,
                 strict=strict,
+                **extras,
             )
 
         return AsyncPager(
@@ -332,13 +336,14 @@ class Directories(DirectoriesResource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.DirectoryUser]:
         """Every registered user of a directory, page after page (100 a page)."""
         pagination = OPERATIONS["directories_users"].pagination
         assert pagination is not None
 
         async def fetch(page: int) -> Any:
-            return await self.users(directory=directory, page=page)
+            return await self.users(directory=directory, page=page, **extras)
 
         return AsyncPager(
             fetch, pagination, start_page=start_page, max_pages=max_pages, max_items=max_items

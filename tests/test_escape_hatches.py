@@ -280,6 +280,20 @@ async def test_composite_methods_pass_the_extras_on(mock: respx.MockRouter) -> N
     assert body_of(sessions.calls.last.request)["tz"] == "UTC"
 
 
+async def test_iterators_send_the_extras_with_every_page(mock: respx.MockRouter) -> None:
+    route = mock.get("/v4/loyalty/loyalty-cards/1/stats").mock(
+        side_effect=[
+            httpx.Response(200, json=[{"id": 1}, {"id": 2}]),
+            httpx.Response(200, json=[{"id": 3}]),
+        ]
+    )
+    async with make_client() as ct:
+        pager = ct.wallet_users.iter(1, per_page=2, extra_headers={"X-Trace-Id": "t-3"})
+        ids = [u.id async for u in pager]
+    assert ids == [1, 2, 3]
+    assert [c.request.headers["x-trace-id"] for c in route.calls] == ["t-3", "t-3"]
+
+
 async def test_raw_responses_take_the_extras_too(mock: respx.MockRouter) -> None:
     route = mock.post("/v3/coupon/info").respond(200, **answer("coupons_get"))
     async with make_client() as ct:
