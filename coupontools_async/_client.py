@@ -184,6 +184,11 @@ class AsyncClient:
         on_retry: called (or awaited) with a ``RetryEvent`` before every retry.
         max_connections: the size of the connection pool; more concurrent calls than that
             wait their turn in the client (not in the pool, where waiting is costly).
+
+    When the real API knows more than the spec: every method takes ``extra_body``,
+    ``extra_query`` and ``extra_headers``; :meth:`request` calls any path;
+    ``with_options(validate=False)`` leaves every check to the server; and every model
+    keeps the keys it does not know in ``extra_fields``.
     """
 
     _GROUPS = tuple(api.__all__)  # the spec's tags: every resource group
@@ -433,7 +438,7 @@ class AsyncClient:
             )
         operation = _operation_at(verb, path)
         if self._closed:
-            raise APIConnectionError("the client is closed", operation=operation.id)
+            raise APIConnectionError("the client is closed", operation=f"{verb} {path}")
         response = await self._call(operation, path, json, params, headers)
         return decode_any(operation, response)
 
