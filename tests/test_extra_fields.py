@@ -15,12 +15,16 @@ from collections.abc import Iterator
 from types import MappingProxyType
 from typing import Any
 
+import attrs
+import httpx
 import pytest
 import respx
 
 from coupontools_async import APIError, AsyncClient, models
 from coupontools_async._convert import build_converter, converter, structure, unstructure
-from coupontools_async._generated import _scalars
+from coupontools_async._envelope import decode
+from coupontools_async._generated import OPERATIONS, _scalars
+from tests._spec import documented_examples
 
 BASE = "https://api.test"
 DRIFT = "coupontools_async.drift"
@@ -145,9 +149,19 @@ def test_encoding_a_decoded_model_never_sends_its_extra_fields_back() -> None:
     assert unstructure(user) == {"id": 1, "name": "Ann"}
 
 
-def test_copies_made_by_hand_or_by_pickle_start_without_extra_fields() -> None:
-    import attrs
+@pytest.mark.anyio
+async def test_a_decoded_model_passed_back_to_a_method_sends_only_its_known_fields(
+    mock: respx.MockRouter,
+) -> None:
+    route = mock.get("/v4/loyalty/loyalty-cards/7/stats").respond(200, json=[])
+    pagination = structure({"page": 2, "cursor_2027": "abc"}, models.WalletUserPagination)
+    assert dict(pagination.extra_fields) == {"cursor_2027": "abc"}
+    async with make_client() as ct:
+        await ct.wallet_users.list(7, pagination=pagination)
+    assert route.calls.last.request.content == b'{"pagination":{"page":2}}'
 
+
+def test_copies_made_by_hand_or_by_pickle_start_without_extra_fields() -> None:
     user = structure({"id": 1, "new_2027": "x"}, models.WalletUser)
     assert attrs.evolve(user, name="Bo").extra_fields == {}
     assert pickle.loads(pickle.dumps(user)).extra_fields == {}
@@ -245,3 +259,34 @@ def test_an_empty_object_where_an_object_belongs_is_still_absent() -> None:
     assert user.rewards == []
     got = structure({"session": "SES1abc", "data": []}, models.CouponSessionResponse)
     assert got.data is None
+
+
+def unknown_keys(value: Any, where: str) -> list[str]:
+    """Every unknown key of a decoded value, at every level, as ``where.key``."""
+    found: list[str] = []
+    if attrs.has(type(value)):
+        found += [f"{where}:{type(value).__name__}.{key}" for key in value.extra_fields]
+        for field in attrs.fields(type(value)):
+            found += unknown_keys(getattr(value, field.name), f"{where}.{field.name}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += unknown_keys(item, f"{where}[{index}]")
+    return found
+
+
+def test_the_spec_knows_every_key_of_its_own_documented_examples() -> None:
+    # Decoded as the client decodes them (envelope stripped by the envelope code), the
+    # docs' own examples must leave nothing in extra_fields: a key there is a field the
+    # spec forgot to model.
+    found: list[str] = []
+    for key, owner, payload in documented_examples():
+        if owner in OPERATIONS:
+            op = OPERATIONS[owner]
+            response = httpx.Response(
+                200, json=payload, request=httpx.Request(op.method, BASE + op.path)
+            )
+            value = structure(decode(op, response), op.response_type)
+        else:
+            value = structure(payload, getattr(models, owner))
+        found += unknown_keys(value, key)
+    assert found == []
