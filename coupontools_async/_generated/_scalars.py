@@ -250,7 +250,7 @@ def seq(value: Any, decode: Callable[[Any], T]) -> list[T]:
 def model_seq(value: Any, decode: Callable[[Any], T], name: str) -> list[T]:
     """A list of models: like :func:`seq`, but an item that is not an object (PHP's ``[]``
     or ``""``, a number) is an error naming its index, never a ``None`` in the list."""
-    items = _as_list(value)
+    items = value if value.__class__ is list else _as_list(value)
     return [
         decode(item) if item.__class__ is dict else _not_an_item(items, item, name)
         for item in items
