@@ -59,6 +59,7 @@ _RAW_SINK: contextvars.ContextVar[list[httpx.Response] | None] = contextvars.Con
 _UNSET: Any = object()
 
 _CREDENTIAL_HEADERS = frozenset({"x-client-id", "x-client-secret", "x-api-key", "x-api-secret"})
+_TRANSPORT_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _METHODS = _IDEMPOTENT_METHODS | {"POST", "PATCH"}
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -691,6 +692,12 @@ def _checked_headers(extra: Mapping[str, str]) -> dict[str, str]:
                 "per call (use another AsyncClient)",
                 param=name,
                 rule="credentials",
+            )
+        if name.lower() in _TRANSPORT_HEADERS:
+            # Host could route the credentials to another site behind the same proxy or
+            # CDN; the framing headers could split one request into two.
+            raise ValidationError(
+                f"{name}: set by the HTTP layer, not per call", param=name, rule="reserved"
             )
         if not isinstance(value, str) or _HEADER_VALUE.fullmatch(value) is None:
             # A CR or LF would let one header forge another (a credential one included).

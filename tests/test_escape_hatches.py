@@ -183,6 +183,22 @@ async def test_an_extra_header_cannot_smuggle_another_header(
     assert not route.called
 
 
+@pytest.mark.parametrize("name", ["Host", "content-length", "Transfer-Encoding", "Connection"])
+async def test_extra_headers_cannot_redirect_or_reframe_the_request(
+    mock: respx.MockRouter, name: str
+) -> None:
+    # A Host of the caller's choosing could take the credentials to another site
+    # behind the same proxy or CDN.
+    route = mock.route().respond(200, json={})
+    async with make_client() as ct:
+        with pytest.raises(ValidationError) as info:
+            await ct.coupons.get(campaign="cam_1", extra_headers={name: "evil.example"})
+        assert info.value.rule == "reserved"
+        with pytest.raises(ValidationError):
+            await ct.request("GET", "/v4/x", headers={name: "evil.example"})
+    assert not route.called
+
+
 async def test_extras_can_replace_the_ordinary_headers(mock: respx.MockRouter) -> None:
     route = mock.post("/v3/coupon/info").respond(200, **answer("coupons_get"))
     async with make_client() as ct:
