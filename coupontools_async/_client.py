@@ -421,7 +421,8 @@ class AsyncClient:
 
         Raises:
             ValidationError: a method or path that cannot be sent (the path must start
-                with one ``/``; the query goes in ``params``), or a credential header.
+                with one ``/``; the query goes in ``params``); a credential (or ``Host``)
+                header, or a credential value in ``json`` or ``params``.
         """
         verb = method.upper() if isinstance(method, str) else method
         if verb not in _METHODS:
@@ -440,6 +441,7 @@ class AsyncClient:
         operation = _operation_at(verb, path)
         if self._closed:
             raise APIConnectionError("the client is closed", operation=f"{verb} {path}")
+        self._refuse_credentials(json, "json")
         response = await self._call(operation, path, json, params, headers)
         return decode_any(operation, response)
 
@@ -485,6 +487,7 @@ class AsyncClient:
                 ) from None
         if extra_body is not None:
             wire_body = _merge_body(operation, wire_body, extra_body)
+            self._refuse_credentials(extra_body, "extra_body")
         response = await self._call(operation, url_path, wire_body, extra_query, extra_headers)
         label = f"{operation.method} {url_path}"
         payload = decode(operation, response)
@@ -551,6 +554,16 @@ class AsyncClient:
         if sink is not None:
             sink.append(response)
         return response
+
+    def _refuse_credentials(self, value: Any, param: str) -> None:
+        """Credentials travel in their headers only, never in a body we send."""
+        if _holds_any(value, self._credentials.values()):
+            raise ValidationError(
+                f"{param}: credentials are never sent in a body (the client sends them "
+                "in its headers)",
+                param=param,
+                rule="credentials",
+            )
 
     def _checked_query(
         self, query: Mapping[str, Any]
@@ -708,6 +721,18 @@ def _checked_headers(extra: Mapping[str, str]) -> dict[str, str]:
             )
         out[name] = value
     return out
+
+
+def _holds_any(value: Any, texts: frozenset[str], depth: int = 0) -> bool:
+    if isinstance(value, str):
+        return value.strip() in texts
+    if depth > 20:  # deeper than any body of this API; json.dumps judges the rest
+        return False
+    if isinstance(value, Mapping):
+        return any(_holds_any(v, texts, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_any(v, texts, depth + 1) for v in value)
+    return False
 
 
 def _json_default(value: Any) -> Any:

@@ -218,6 +218,20 @@ async def test_credentials_never_travel_in_the_query(mock: respx.MockRouter, sec
     assert not route.called
 
 
+async def test_credentials_never_travel_in_a_body(mock: respx.MockRouter) -> None:
+    route = mock.route().respond(200, json={})
+    async with make_client() as ct:
+        with pytest.raises(ValidationError) as info:
+            await ct.coupons.get(campaign="cam_1", extra_body={"auth": {"s": [CLIENT_SECRET]}})
+        assert info.value.param == "extra_body"
+        with pytest.raises(ValidationError) as info:
+            await ct.request("POST", "/v3/anything", json={"client_id": f"{CLIENT_ID}\n"})
+        assert info.value.param == "json"
+    assert info.value.rule == "credentials"
+    assert CLIENT_SECRET not in str(info.value)
+    assert not route.called
+
+
 @pytest.mark.parametrize(
     ("kwargs", "param"),
     [
