@@ -590,6 +590,21 @@ async def test_without_validation_values_still_take_their_wire_form(
     }
 
 
+async def test_without_validation_a_bulk_list_of_models_is_still_encoded_by_wire_name(
+    mock: respx.MockRouter,
+) -> None:
+    route = mock.post("/v4/loyalty/loyalty-cards/1/stats/bulk").respond(200, json=[{"id": 1}])
+    rows = [models.WalletUserInput(email="not-an-email", phone="0791 123"), {"x": 1}]
+    async with make_client() as ct:
+        with pytest.raises(ValidationError):
+            await ct.wallet_users.create_many(1, rows)
+        await ct.with_options(validate=False).wallet_users.create_many(1, rows)
+    assert body_of(route.calls.last.request) == [
+        {"phone": "0791 123", "email": "not-an-email"},
+        {"x": 1},
+    ]
+
+
 async def test_validate_false_is_a_view_the_original_client_keeps_validating(
     mock: respx.MockRouter,
 ) -> None:
