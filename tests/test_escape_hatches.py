@@ -594,7 +594,10 @@ async def test_without_validation_a_bulk_list_of_models_is_still_encoded_by_wire
     mock: respx.MockRouter,
 ) -> None:
     route = mock.post("/v4/loyalty/loyalty-cards/1/stats/bulk").respond(200, json=[{"id": 1}])
-    rows = [models.WalletUserInput(email="not-an-email", phone="0791 123"), {"x": 1}]
+    rows: list[models.WalletUserInput | dict[str, Any]] = [
+        models.WalletUserInput(email="not-an-email", phone="0791 123"),
+        {"x": 1},
+    ]
     async with make_client() as ct:
         with pytest.raises(ValidationError):
             await ct.wallet_users.create_many(1, rows)
