@@ -123,7 +123,7 @@ def generate_models(spec: Mapping[str, Any]) -> str:
     if future not in result:
         raise SpecError("expected a __future__ import in the generated models")
     # The template emits attrs classes; the dataclass import it was written for goes.
-    result = result.replace(future, future + "\nimport attrs\n", 1)
+    result = result.replace(future, future + "\nimport attrs\n\nfrom ._runtime import Model\n", 1)
     return result.replace("from dataclasses import dataclass\n", "")
 
 
@@ -193,6 +193,8 @@ def model_decoders(models_source: str) -> tuple[list[dict[str, Any]], list[str]]
             if not isinstance(item, ast.AnnAssign) or not isinstance(item.target, ast.Name):
                 continue
             name = item.target.id
+            if name == "extra_fields":
+                raise SpecError(f"{node.name}: a field named extra_fields hides the unknown keys")
             wire = name
             required = item.value is None
             if isinstance(item.value, ast.Call):
@@ -208,7 +210,11 @@ def model_decoders(models_source: str) -> tuple[list[dict[str, Any]], list[str]]
             )
             get = f"o[{wire!r}]" if required else f"g({wire!r})"
             fields.append(
-                {"name": name, "expr": _decode_expr(annotation, get, required, enums, classes)}
+                {
+                    "name": name,
+                    "wire": wire,
+                    "expr": _decode_expr(annotation, get, required, enums, classes),
+                }
             )
         result.append({"name": node.name, "fields": fields})
     return result, enums
@@ -230,7 +236,7 @@ def _decode_expr(
     elif kind.startswith("list[") and kind.endswith("]"):
         item = kind[5:-1]
         if item in classes and item not in enums:
-            call = f"seq(v, decode_{item})"
+            call = f"model_seq(v, decode_{item}, {item!r})"
         elif item in _ITEM_DECODERS:
             call = f"seq(v, {_ITEM_DECODERS[item]})"
         else:
@@ -243,6 +249,9 @@ def _decode_expr(
 
 
 # ----------------------------------------------------------------------- operations
+
+_ESCAPE_HATCHES = frozenset({"extra_body", "extra_query", "extra_headers"})
+"""Keyword arguments every generated method takes besides the spec's."""
 
 _FORMAT_TYPES = {
     "date": "date | str",
@@ -426,6 +435,9 @@ class _Builder:
                     keyword.append(self.param(wire, schema, "body", wire in required))
                 keyword.sort(key=lambda p: not p["required"])  # required first, else spec order
 
+        taken = {p["name"] for p in positional + keyword} & _ESCAPE_HATCHES
+        if taken:
+            raise SpecError(f"{op_id}: {sorted(taken)} would hide the escape hatch of that name")
         kind, returns, runtime = self.response(op, op_id)
         meta: list[tuple[str, str]] = [
             ("id", repr(op_id)),

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import contextvars
+import enum
+import functools
 import json
 import os
+import re
 from collections.abc import Mapping
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -13,9 +17,9 @@ from urllib.parse import quote
 import attrs
 import httpx
 
-from ._convert import structure
-from ._envelope import decode
-from ._generated import Operation, api
+from ._convert import structure, unstructure
+from ._envelope import decode, decode_any
+from ._generated import OPERATIONS, Operation, api
 from ._generated.api.account import AccountResource
 from ._generated.api.coupons import CouponsResource
 from ._generated.api.directories_v4 import DirectoriesV4Resource
@@ -43,7 +47,7 @@ from ._transport import (
     RetryTransport,
     send_with_retries,
 )
-from ._validation import prepare
+from ._validation import encode, prepare
 from .errors import APIConnectionError, APIError, APITimeoutError, ValidationError
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncClient", "RawResponse"]
@@ -62,6 +66,16 @@ _RAW_SINK: contextvars.ContextVar[list[httpx.Response] | None] = contextvars.Con
     "coupontools_raw_sink", default=None
 )
 _UNSET: Any = object()
+
+_CREDENTIAL_HEADERS = frozenset({"x-client-id", "x-client-secret", "x-api-key", "x-api-secret"})
+_TRANSPORT_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_METHODS = _IDEMPOTENT_METHODS | {"POST", "PATCH"}
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+# One leading "/" (so the base URL's host stays the host), no whitespace, query or fragment.
+_PATH = re.compile(r"/(?!/)[^\s?#\x00-\x1f\x7f]*")
+_PLACEHOLDER = re.compile(r"\{\w+\}")
 
 
 class _Credentials:
@@ -82,6 +96,10 @@ class _Credentials:
             "x-api-key": self._id,
             "x-api-secret": self._secret,
         }
+
+    def values(self) -> frozenset[str]:
+        """Both values, to keep them out of places they must not go."""
+        return frozenset((self._id, self._secret))
 
     def __repr__(self) -> str:
         return "<credentials redacted>"
@@ -176,6 +194,11 @@ class AsyncClient:
         on_retry: called (or awaited) with a ``RetryEvent`` before every retry.
         max_connections: the size of the connection pool; more concurrent calls than that
             wait their turn in the client (not in the pool, where waiting is costly).
+
+    When the real API knows more than the spec: every method takes ``extra_body``,
+    ``extra_query`` and ``extra_headers``; :meth:`request` calls any path;
+    ``with_options(validate=False)`` leaves every check to the server; and every model
+    keeps the keys it does not know in ``extra_fields``.
     """
 
     _GROUPS = tuple(api.__all__)  # the spec's tags: every resource group
@@ -276,6 +299,7 @@ class AsyncClient:
             self._owns_http = True
             self._retry_outside = False
         self._closed = False
+        self._validate = True
         self._bind_groups()
 
     def _bind_groups(self) -> None:
@@ -316,11 +340,16 @@ class AsyncClient:
         timeout: float | None = None,
         deadline: float | None = _UNSET,
         on_retry: OnRetry | None = _UNSET,
+        validate: bool | None = None,
     ) -> AsyncClient:
         """A view of this client with other per-call settings, sharing its connections.
 
         ``ct.with_options(max_retries=0).wallet_users.create(...)``. Closing the view
         does nothing; close the original client.
+
+        ``validate=False`` leaves every check to the server: arguments still take their
+        wire form (dates in the API's layouts, enums as values, models as wire-named
+        dicts), but nothing is refused locally, so the server's own error comes back.
         """
         clone = object.__new__(AsyncClient)
         clone.__dict__.update(self.__dict__)
@@ -334,6 +363,8 @@ class AsyncClient:
             clone.timeout = timeout
         if on_retry is not _UNSET:
             clone.on_retry = on_retry
+        if validate is not None:
+            clone._validate = validate
         clone._owns_http = False
         clone._bind_groups()
         return clone
@@ -381,59 +412,99 @@ class AsyncClient:
 
     async def request(
         self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Call any path of the API, for what the spec (and so no method) has yet.
+
+        ``await ct.request("POST", "/v3/coupon/info", json={"campaign": "cam_1"})``.
+        Sent with the credentials (both header pairs, which ``headers`` cannot change),
+        retried as the operation at that path is in the spec (``x-idempotent``), else
+        by the method (GET, HEAD, OPTIONS, PUT and DELETE are retried after a timeout;
+        POST and PATCH only when the request cannot have reached the server). Under
+        ``/v3`` the envelope is unwrapped (a v3 POST with no ``json`` sends ``{}``, as
+        v3 wants); a ``failed`` envelope raises its typed :class:`~.errors.APIError`
+        anywhere, as does an HTTP error status.
+
+        Returns:
+            The decoded JSON payload (a dict, list, ...), or the body's bytes when a
+            successful answer is not JSON.
+
+        Raises:
+            ValidationError: a method or path that cannot be sent (the path must start
+                with one ``/``; the query goes in ``params``); a credential (or ``Host``)
+                header, or a credential value in ``json`` or ``params``.
+        """
+        verb = method.upper() if isinstance(method, str) else method
+        if verb not in _METHODS:
+            raise ValidationError(
+                f"method: one of {', '.join(sorted(_METHODS))}, got {_shown_text(method)}",
+                param="method",
+                rule="enum",
+            )
+        if not isinstance(path, str) or _PATH.fullmatch(path) is None:
+            raise ValidationError(
+                "path: an API path starting with one '/' (no host, no whitespace, no '?' "
+                f"or '#': the query goes in params=), got {_shown_text(path)}",
+                param="path",
+                rule="pattern",
+            )
+        operation = _operation_at(verb, path)
+        if self._closed:
+            raise APIConnectionError("the client is closed", operation=f"{verb} {path}")
+        self._refuse_credentials(json, "json")
+        response = await self._call(operation, path, json, params, headers)
+        return decode_any(operation, response)
+
+    async def _request(
+        self,
         operation: Operation[T],
         *,
         path: Mapping[str, Any] | None = None,
         body: Any = None,
         validated: bool = False,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> T:
         """Validate, send and decode one call of ``operation`` (what every method uses).
 
         ``validated=True`` sends ``body`` as given: for callers that already checked it
-        (the bulk importer validates each row on the way in).
+        (the bulk importer validates each row on the way in). The ``extra_*`` mappings
+        are merged in after validation: ``extra_body`` into the JSON body (its keys win),
+        ``extra_query`` into the URL, ``extra_headers`` into the headers (never the
+        credential ones).
         """
         if self._closed:
             raise APIConnectionError("the client is closed", operation=operation.id)
         if validated:
             path_values = {k: str(v) for k, v in (path or {}).items()}
             wire_body = body
-        else:
+        elif self._validate:
             path_values, wire_body = prepare(operation, path=path, body=body)
+        else:
+            path_values, wire_body = encode(operation, path=path, body=body)
         url_path = operation.path
-        if path_values:
-            url_path = url_path.format_map({k: quote(v, safe="") for k, v in path_values.items()})
+        if path_values or "{" in url_path:
+            try:
+                url_path = url_path.format_map(
+                    {k: quote(v, safe="") for k, v in path_values.items()}
+                )
+            except KeyError as exc:
+                raise ValidationError(
+                    f"{exc.args[0]}: required, but not given",
+                    param=str(exc.args[0]),
+                    rule="required",
+                ) from None
+        if extra_body is not None:
+            wire_body = _merge_body(operation, wire_body, extra_body)
+            self._refuse_credentials(extra_body, "extra_body")
+        response = await self._call(operation, url_path, wire_body, extra_query, extra_headers)
         label = f"{operation.method} {url_path}"
-        headers = self._credentials.headers()
-        headers["User-Agent"] = self._user_agent
-        headers["Accept"] = "application/json"
-        content: bytes | None = None
-        if wire_body is not None or (operation.api_version == "v3" and operation.method != "GET"):
-            # v3 always takes a JSON body, even an empty one.
-            content = json.dumps(
-                wire_body if wire_body is not None else {},
-                separators=(",", ":"),
-                ensure_ascii=False,
-            ).encode()
-            headers["Content-Type"] = "application/json"
-        context = CallContext(
-            operation=label,
-            operation_id=operation.id,
-            idempotent=operation.idempotent,
-            policy=self.retry_policy,
-            on_retry=self.on_retry,
-        )
-        request = self._http.build_request(
-            operation.method,
-            self.base_url + url_path,
-            content=content,
-            headers=headers,
-            timeout=self.timeout,
-            extensions={CALL_CONTEXT: context},
-        )
-        response = await self._send(request, label)
-        sink = _RAW_SINK.get()
-        if sink is not None:
-            sink.append(response)
         payload = decode(operation, response)
         if operation.response_kind != "json":
             result: T = payload
@@ -455,6 +526,102 @@ class AsyncClient:
             )
         return decoded
 
+    async def _call(
+        self,
+        operation: Operation[Any],
+        url_path: str,
+        wire_body: Any,
+        query: Mapping[str, Any] | None,
+        extra_headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        """Send one request (credentials, retries by idempotency) and read its answer."""
+        label = f"{operation.method} {url_path}"
+        headers = httpx.Headers(self._credentials.headers())
+        headers["User-Agent"] = self._user_agent
+        headers["Accept"] = "application/json"
+        content: bytes | None = None
+        if wire_body is not None or (operation.api_version == "v3" and operation.method != "GET"):
+            # v3 always takes a JSON body, even an empty one.
+            content = _json_bytes(wire_body if wire_body is not None else {})
+            headers["Content-Type"] = "application/json"
+        if extra_headers is not None:
+            for name, value in _checked_headers(extra_headers).items():
+                headers[name] = value
+        params = self._checked_query(query) if query is not None else None
+        context = CallContext(
+            operation=label,
+            operation_id=operation.id or None,
+            idempotent=operation.idempotent,
+            policy=self.retry_policy,
+            on_retry=self.on_retry,
+        )
+        request = self._http.build_request(
+            operation.method,
+            self.base_url + url_path,
+            content=content,
+            headers=headers,
+            params=params,
+            timeout=self.timeout,
+            extensions={CALL_CONTEXT: context},
+        )
+        response = await self._send(request, label)
+        sink = _RAW_SINK.get()
+        if sink is not None:
+            sink.append(response)
+        return response
+
+    def _refuse_credentials(self, value: Any, param: str) -> None:
+        """Credentials travel in their headers only, never in a body we send."""
+        if _holds_any(value, self._credentials.values()):
+            raise ValidationError(
+                f"{param}: credentials are never sent in a body (the client sends them "
+                "in its headers)",
+                param=param,
+                rule="credentials",
+            )
+
+    def _checked_query(
+        self, query: Mapping[str, Any]
+    ) -> list[tuple[str, str | int | float | bool | None]]:
+        """``extra_query`` / ``params`` as httpx takes them; None drops a key."""
+        if not isinstance(query, Mapping):
+            raise ValidationError(
+                f"the query must be a mapping, got {type(query).__name__}",
+                param="extra_query",
+                rule="type",
+            )
+        secrets = self._credentials.values()
+        out: list[tuple[str, str | int | float | bool | None]] = []
+        for key, value in query.items():
+            if not isinstance(key, str):
+                raise ValidationError(
+                    f"query parameter names are strings, got {type(key).__name__}",
+                    param="extra_query",
+                    rule="type",
+                )
+            values = value if isinstance(value, (list, tuple)) else [value]
+            for item in values:
+                if item is None:
+                    continue
+                if isinstance(item, bool):
+                    item = "true" if item else "false"
+                if not isinstance(item, (str, int, float)):
+                    raise ValidationError(
+                        f"{_shown_text(key)}: a query value is text or a number, got "
+                        f"{type(item).__name__}",
+                        param=key,
+                        rule="type",
+                    )
+                if isinstance(item, str) and item.strip() in secrets:
+                    # A URL ends up in proxies' and servers' logs: credentials never go there.
+                    raise ValidationError(
+                        f"{_shown_text(key)}: credentials are never sent in a URL",
+                        param=key,
+                        rule="credentials",
+                    )
+                out.append((key, item))
+        return out
+
     async def _send(self, request: httpx.Request, label: str) -> httpx.Response:
         try:
             if self._retry_outside:
@@ -474,6 +641,139 @@ class AsyncClient:
             raise APIConnectionError(
                 f"connection failed ({type(exc).__name__}: {_short(exc)})", operation=label
             ) from exc
+
+
+def _operation_at(method: str, path: str) -> Operation[Any]:
+    """The spec's operation at ``method path`` (for its idempotency, version and error
+    codes, answering plain JSON), else one made from the method and path."""
+    for verb, pattern, operation in _route_table():
+        if verb == method and pattern.fullmatch(path):
+            return attrs.evolve(operation, response_kind="json", response_type=None)
+    return Operation(
+        id="",
+        group="",
+        method=method,
+        path=path,
+        api_version="v3" if path == "/v3" or path.startswith("/v3/") else "v4",
+        idempotent=method in _IDEMPOTENT_METHODS,
+        summary="",
+        response_kind="json",
+        response_type=None,
+    )
+
+
+@functools.cache
+def _route_table() -> tuple[tuple[str, re.Pattern[str], Operation[Any]], ...]:
+    return tuple(
+        (
+            op.method,
+            re.compile("[^/]+".join(re.escape(part) for part in _PLACEHOLDER.split(op.path))),
+            op,
+        )
+        for op in OPERATIONS.values()
+    )
+
+
+def _merge_body(operation: Operation[Any], wire_body: Any, extra_body: Mapping[str, Any]) -> Any:
+    if not isinstance(extra_body, Mapping):
+        raise ValidationError(
+            f"extra_body must be a mapping, got {type(extra_body).__name__}",
+            param="extra_body",
+            rule="type",
+        )
+    if wire_body is not None and not isinstance(wire_body, dict):
+        raise ValidationError(
+            f"{operation.id} sends a {type(wire_body).__name__}, which extra_body cannot be "
+            "merged into (ct.request sends any body)",
+            param="extra_body",
+            rule="type",
+        )
+    merged = dict(wire_body or {})
+    for key, value in extra_body.items():
+        if not isinstance(key, str):
+            raise ValidationError(
+                f"extra_body keys are strings, got {type(key).__name__}",
+                param="extra_body",
+                rule="type",
+            )
+        merged[key] = value
+    return merged
+
+
+def _checked_headers(extra: Mapping[str, str]) -> dict[str, str]:
+    """Extra headers as given, refusing credential headers and what a header cannot carry."""
+    if not isinstance(extra, Mapping):
+        raise ValidationError(
+            f"extra headers must be a mapping, got {type(extra).__name__}",
+            param="extra_headers",
+            rule="type",
+        )
+    out: dict[str, str] = {}
+    for name, value in extra.items():
+        if not isinstance(name, str) or _HEADER_NAME.fullmatch(name) is None:
+            raise ValidationError(
+                f"{_shown_text(name)} is not a header name", param="extra_headers", rule="pattern"
+            )
+        if name.lower() in _CREDENTIAL_HEADERS:
+            raise ValidationError(
+                f"{name}: the credential headers come from the client and cannot be changed "
+                "per call (use another AsyncClient)",
+                param=name,
+                rule="credentials",
+            )
+        if name.lower() in _TRANSPORT_HEADERS:
+            # Host could route the credentials to another site behind the same proxy or
+            # CDN; the framing headers could split one request into two.
+            raise ValidationError(
+                f"{name}: set by the HTTP layer, not per call", param=name, rule="reserved"
+            )
+        if not isinstance(value, str) or _HEADER_VALUE.fullmatch(value) is None:
+            # A CR or LF would let one header forge another (a credential one included).
+            raise ValidationError(
+                f"{name}: a header value is printable ASCII text",
+                param=name,
+                rule="pattern",
+            )
+        out[name] = value
+    return out
+
+
+def _holds_any(value: Any, texts: frozenset[str], depth: int = 0) -> bool:
+    if isinstance(value, str):
+        return value.strip() in texts
+    if depth > 20:  # deeper than any body of this API; json.dumps judges the rest
+        return False
+    if isinstance(value, Mapping):
+        return any(_holds_any(v, texts, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_any(v, texts, depth + 1) for v in value)
+    return False
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if attrs.has(type(value)):
+        return unstructure(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _json_bytes(body: Any) -> bytes:
+    try:
+        return json.dumps(
+            body, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
+        ).encode()
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(
+            f"the body cannot be sent as JSON: {_short(exc)}", param="body", rule="json"
+        ) from None
+
+
+def _shown_text(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _type_name(tp: Any) -> str:

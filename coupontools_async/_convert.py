@@ -5,7 +5,9 @@ leniency would lose data (the rules live in ``_generated/_scalars.py``):
 
 - wire names that are not Python names (``ID``, ``userId``, ``E-mail``) are kept in each
   field's ``metadata["wire"]``, which codegen writes;
-- unknown keys are ignored, so a new server field never breaks a client;
+- unknown keys never break a client: they are kept, as they came, in the model's
+  read-only ``extra_fields`` (not in ``==`` or ``repr``), and the first of each model is
+  logged once at INFO on ``coupontools_async.drift`` (model and key, never the value);
 - v3 numbers and flags that arrive as strings (``"8"``, ``"1"``) become ints and bools,
   ``""`` becomes ``None`` (for optional text too), but ``"1.9"`` for a whole number is
   an error, never ``1``;
@@ -13,7 +15,9 @@ leniency would lose data (the rules live in ``_generated/_scalars.py``):
   (the docs give no zone for most of them; see the spec's ``x-assumption``);
 - an enum value the docs did not list decodes as a plain ``str``;
 - PHP's empty ``[]`` where an object is expected decodes as ``None`` (absent), and
-  ``{}`` where a list is expected as ``[]``.
+  ``{}`` where a list is expected as ``[]``; but an item of a list of models that is
+  not an object is refused (``DecodeError``, an ``APIError`` from the client), never a
+  ``None`` in the list.
 
 Models decode through the decoders codegen writes for each of them
 (``_generated/decoders.py``), registered here as the converter's hooks: the same rules,
@@ -38,6 +42,8 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from ._generated._scalars import (
     DecodeError,
     enum_member,
+    extras,
+    model_seq,
     parse_datetime,
     required,
     seq,
@@ -96,6 +102,10 @@ def _wire_renames(cls: type[Any]) -> dict[str, Any]:
     }
 
 
+def _wire_keys(cls: type[Any]) -> frozenset[str]:
+    return frozenset(f.metadata.get("wire", f.name) for f in attrs.fields(cls))
+
+
 def _optional_of(tp: Any) -> Any:
     """``X`` for ``X | None`` (exactly two members), else None."""
     if typing.get_origin(tp) not in (typing.Union, types.UnionType):
@@ -130,8 +140,11 @@ def build_converter(*, generated_decoders: bool = True) -> Converter:
         (item,) = typing.get_args(tp) or (Any,)
         decoder = DECODERS.get(item) if generated_decoders else None
         if decoder is not None:  # one call per item, no adapter
-            return lambda value, _: seq(value, decoder)
+            name = item.__name__
+            return lambda value, _: model_seq(value, decoder, name)
         item_hook = conv.get_structure_hook(item)
+        if attrs.has(item):
+            return lambda value, _: model_seq(value, lambda v: item_hook(v, item), item.__name__)
         return lambda value, _: seq(value, lambda v: item_hook(v, item))
 
     def structure_optional(tp: Any) -> Callable[[Any, Any], Any]:
@@ -148,15 +161,18 @@ def build_converter(*, generated_decoders: bool = True) -> Converter:
             _cattrs_detailed_validation=False,
             **_wire_renames(cls),
         )
+        known = _wire_keys(cls)
+        name = cls.__name__
 
         def structure(value: Any, tp: Any) -> Any:
             if value.__class__ is not dict:
                 if value == [] or value == "":  # PHP's json_encode of an empty array
                     return None
-                raise DecodeError(
-                    f"expected an object for {cls.__name__}, got {type(value).__name__}"
-                )
-            return inner(value, tp)
+                raise DecodeError(f"expected an object for {name}, got {type(value).__name__}")
+            model = inner(value, tp)
+            if not value.keys() <= known:
+                object.__setattr__(model, "_extra_fields", extras(value, known, name))
+            return model
 
         return structure
 

@@ -34,7 +34,7 @@ from .errors import (
     ServerError,
 )
 
-__all__ = ["decode", "error_from_status", "is_v3_failure", "parse_retry_after"]
+__all__ = ["decode", "decode_any", "error_from_status", "is_v3_failure", "parse_retry_after"]
 
 _EXCERPT_LIMIT = 200
 _TEXT_LIMIT = 300
@@ -95,6 +95,21 @@ def decode(op: Operation[Any], response: httpx.Response) -> Any:
     data = _loads(response.content)
     if data is _NOT_JSON:
         raise _not_json_error(op, response, response.content)
+    return _payload(op, response, data)
+
+
+def decode_any(op: Operation[Any], response: httpx.Response) -> Any:
+    """What ``ct.request`` returns: like :func:`decode` for JSON, but a successful answer
+    that is not JSON (an image, a CSV, an empty body) is returned as its bytes."""
+    data = _loads(response.content)
+    if data is _NOT_JSON:
+        if 200 <= response.status_code < 300:
+            return response.content
+        raise _not_json_error(op, response, response.content)
+    return _payload(op, response, data)
+
+
+def _payload(op: Operation[Any], response: httpx.Response, data: Any) -> Any:
     ok_status = 200 <= response.status_code < 300
     if isinstance(data, dict):
         v3 = op.api_version == "v3"

@@ -4,16 +4,18 @@ Every generated ``<Group>Resource`` already has one method per operation, with t
 spec's signature and docstring. Here live only the methods DESIGN.md adds on top:
 one ``sessions.list`` over the four list endpoints, ``search`` choosing its endpoint,
 the six ``send_*`` spellings of ``send/email`` and ``send/sms``, the flat
-``wallet_users.list`` arguments, and the ``iter`` methods.
+``wallet_users.list`` arguments, and the ``iter`` methods. The composites take the
+escape hatches (``extra_body``, ``extra_query``, ``extra_headers``) and pass them on to
+every call they make (each page of an ``iter``).
 """
 
 from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Iterable, Mapping
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from ._generated import OPERATIONS, models
 from ._generated.api.directories import DirectoriesResource
@@ -26,12 +28,24 @@ from ._pagination import AsyncPager
 from .errors import ValidationError
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from .bulk import ImportReport, ProgressHook
+
+
+class Extras(TypedDict, total=False):
+    """The escape hatches every method takes, passed on to the call(s) it makes."""
+
+    extra_body: Mapping[str, Any] | None
+    extra_query: Mapping[str, Any] | None
+    extra_headers: Mapping[str, str] | None
+
 
 __all__ = [
     "Directories",
     "DirectoryUsersV4",
     "Distribution",
+    "Extras",
     "LoyaltyUsers",
     "Sessions",
     "WalletUsers",
@@ -67,6 +81,7 @@ class Sessions(SessionsResource):
         page: int | None = None,
         start_date: date | str | None = None,
         end_date: date | str | None = None,
+        **extras: Unpack[Extras],
     ) -> models.CouponSessionListResponse:
         """One page of a coupon's sessions: all of them, or only the opened, claimed or validated.
 
@@ -75,7 +90,7 @@ class Sessions(SessionsResource):
         """
         method = _state_method(self, state)
         result: models.CouponSessionListResponse = await method(
-            campaign=campaign, page=page, start_date=start_date, end_date=end_date
+            campaign=campaign, page=page, start_date=start_date, end_date=end_date, **extras
         )
         return result
 
@@ -89,6 +104,7 @@ class Sessions(SessionsResource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.CouponSession]:
         """Every session of every page (``async for s in ct.sessions.iter(campaign=...)``).
 
@@ -100,7 +116,7 @@ class Sessions(SessionsResource):
 
         async def fetch(page: int) -> Any:
             return await method(
-                campaign=campaign, page=page, start_date=start_date, end_date=end_date
+                campaign=campaign, page=page, start_date=start_date, end_date=end_date, **extras
             )
 
         return AsyncPager(
@@ -114,6 +130,7 @@ class Sessions(SessionsResource):
         phone: str | None = None,
         email: str | None = None,
         campaign: str | None = None,
+        **extras: Unpack[Extras],
     ) -> models.CouponSessionSearchResponse:
         """Find sessions by custom validation code, phone or email (at least 5 characters).
 
@@ -122,9 +139,9 @@ class Sessions(SessionsResource):
         """
         if campaign is not None:
             return await self.search_in_campaign(
-                campaign=campaign, code=code, phone=phone, email=email
+                campaign=campaign, code=code, phone=phone, email=email, **extras
             )
-        return await super().search(code=code, phone=phone, email=email)
+        return await super().search(code=code, phone=phone, email=email, **extras)
 
 
 def _id_of(kind: str, prefix: str, param: str, value: str) -> str:
@@ -151,6 +168,7 @@ class Distribution(DistributionResource):
         firstname: str | None = None,
         lastname: str | None = None,
         check_unique: bool | None = None,
+        **extras: Unpack[Extras],
     ) -> models.SendResponse:
         """Email a coupon (needs an email platform connected to the account)."""
         return await self.send_email(
@@ -161,13 +179,21 @@ class Distribution(DistributionResource):
             firstname=firstname,
             lastname=lastname,
             check_unique=check_unique,
+            **extras,
         )
 
     async def send_loyalty_email(
-        self, *, loyaltycard: str, email: str, subject: str | None = None
+        self,
+        *,
+        loyaltycard: str,
+        email: str,
+        subject: str | None = None,
+        **extras: Unpack[Extras],
     ) -> models.SendResponse:
         """Email a web loyalty card (needs an email platform connected to the account)."""
-        return await self.send_email(loyaltycard=loyaltycard, email=email, subject=subject)
+        return await self.send_email(
+            loyaltycard=loyaltycard, email=email, subject=subject, **extras
+        )
 
     async def send_coupon_sms(
         self,
@@ -176,6 +202,7 @@ class Distribution(DistributionResource):
         phone: str,
         couponsession: str | None = None,
         body: str | None = None,
+        **extras: Unpack[Extras],
     ) -> models.SendResponse:
         """Text a coupon to an E.164 phone number (needs an SMS platform connected)."""
         return await self.send_sms(
@@ -183,16 +210,27 @@ class Distribution(DistributionResource):
             phone=phone,
             couponsession=couponsession,
             body=body,
+            **extras,
         )
 
     async def send_loyalty_sms(
-        self, *, loyaltycard: str, phone: str, body: str | None = None
+        self,
+        *,
+        loyaltycard: str,
+        phone: str,
+        body: str | None = None,
+        **extras: Unpack[Extras],
     ) -> models.SendResponse:
         """Text a web loyalty card to an E.164 phone number (needs an SMS platform connected)."""
-        return await self.send_sms(loyaltycard=loyaltycard, phone=phone, body=body)
+        return await self.send_sms(loyaltycard=loyaltycard, phone=phone, body=body, **extras)
 
     async def send_directory_email(
-        self, *, campaign: str, email: str, subject: str | None = None
+        self,
+        *,
+        campaign: str,
+        email: str,
+        subject: str | None = None,
+        **extras: Unpack[Extras],
     ) -> models.SendResponse:
         """Email a directory; its id (``dir_...``) travels in ``campaign``, as the docs have it.
 
@@ -202,17 +240,26 @@ class Distribution(DistributionResource):
             campaign=_id_of("directory", "dir_", "campaign", campaign),
             email=email,
             subject=subject,
+            **extras,
         )
 
     async def send_directory_sms(
-        self, *, campaign: str, phone: str, body: str | None = None
+        self,
+        *,
+        campaign: str,
+        phone: str,
+        body: str | None = None,
+        **extras: Unpack[Extras],
     ) -> models.SendResponse:
         """Text a directory to an E.164 phone number; its id (``dir_...``) goes in ``campaign``.
 
         Needs an SMS platform connected to the account (else error 103).
         """
         return await self.send_sms(
-            campaign=_id_of("directory", "dir_", "campaign", campaign), phone=phone, body=body
+            campaign=_id_of("directory", "dir_", "campaign", campaign),
+            phone=phone,
+            body=body,
+            **extras,
         )
 
 
@@ -230,6 +277,7 @@ class WalletUsers(WalletUsersResource):
         strict: bool | None = None,
         pagination: models.WalletUserPagination | Any | None = None,
         filter: models.WalletUserFilter | Any | None = None,
+        **extras: Unpack[Extras],
     ) -> builtins.list[models.WalletUser]:
         """One page of a card's users, optionally filtered by ``keyword`` (exact with ``strict``).
 
@@ -241,7 +289,7 @@ class WalletUsers(WalletUsersResource):
         if filter is None and (keyword is not None or strict is not None):
             filter = models.WalletUserFilter(keyword=keyword, strict=strict)
         return await super().list(
-            card_id, pagination=pagination, filter=filter, include_voided=include_voided
+            card_id, pagination=pagination, filter=filter, include_voided=include_voided, **extras
         )
 
     def iter(
@@ -255,6 +303,7 @@ class WalletUsers(WalletUsersResource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.WalletUser]:
         """Every user of a card, page after page (``async for u in ct.wallet_users.iter(1)``).
 
@@ -272,6 +321,7 @@ class WalletUsers(WalletUsersResource):
                 include_voided=include_voided,
                 keyword=keyword,
                 strict=strict,
+                **extras,
             )
 
         return AsyncPager(
@@ -348,13 +398,14 @@ class Directories(DirectoriesResource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.DirectoryUser]:
         """Every registered user of a directory, page after page (100 a page)."""
         pagination = OPERATIONS["directories_users"].pagination
         assert pagination is not None
 
         async def fetch(page: int) -> Any:
-            return await self.users(directory=directory, page=page)
+            return await self.users(directory=directory, page=page, **extras)
 
         return AsyncPager(
             fetch, pagination, start_page=start_page, max_pages=max_pages, max_items=max_items
@@ -371,6 +422,7 @@ class DirectoryUsersV4(DirectoryUsersV4Resource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.DirectoryV4User]:
         """Every user of a directory, page after page (``async for u in ....iter(7)``).
 
@@ -381,7 +433,7 @@ class DirectoryUsersV4(DirectoryUsersV4Resource):
         assert pagination is not None
 
         async def fetch(page: int) -> Any:
-            return await self.list(directory_id, page=page)
+            return await self.list(directory_id, page=page, **extras)
 
         return AsyncPager(
             fetch, pagination, start_page=start_page, max_pages=max_pages, max_items=max_items

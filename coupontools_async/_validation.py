@@ -30,7 +30,7 @@ from ._generated._runtime import Operation, Param
 from ._generated.rules import MODEL_PARAMS
 from .errors import ValidationError
 
-__all__ = ["normalize_e164", "prepare", "prepare_item"]
+__all__ = ["encode", "normalize_e164", "prepare", "prepare_item"]
 
 _MAX_SHOWN = 60
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -90,6 +90,28 @@ def prepare(
     wire_body = _check_mapping(rules.body, body, "")
     _check_presence(rules, wire_body)
     return path_values, wire_body or None
+
+
+def encode(
+    op: Operation[Any], *, path: Mapping[str, Any] | None = None, body: Any = None
+) -> tuple[dict[str, str], Any]:
+    """Like :func:`prepare`, refusing nothing (``ct.with_options(validate=False)``).
+
+    Values still take their wire form (None dropped, enums as their values, dates and
+    datetimes in the spec's layouts, models as wire-named dicts); what the spec would
+    refuse (an unknown field, a wrong type, a bad phone number, a missing required
+    field) is sent as given, for the server to judge.
+    """
+    rules = _op_rules(op)
+    path_wires = {p.wire for p in rules.path_params}
+    path_values = {k: str(_encode_any(v)) for k, v in (path or {}).items() if k in path_wires}
+    if body is None:
+        return path_values, None
+    if rules.body_param is not None:
+        return path_values, _encode_value(rules.body_param, body)
+    if isinstance(body, Mapping):
+        return path_values, _encode_object(rules.body, body) or None
+    return path_values, _encode_any(body)
 
 
 def prepare_item(model_name: str, item: Any) -> dict[str, Any]:
@@ -445,6 +467,56 @@ def _check_array(param: Param, value: Any, prefix: str) -> list[Any]:
 def _is_email(value: str) -> bool:
     match = _EMAIL.fullmatch(value)
     return match is not None and all(match.group(1).split("."))
+
+
+# --------------------------------------------------------- encoding without checks
+
+
+def _encode_value(param: Param | None, value: Any) -> Any:
+    if param is None or value is None:
+        return _encode_any(value)
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if param.format in _DATE_FORMATS and isinstance(value, date):
+        try:
+            return _DATE_FORMATS[param.format](value, param.wire)
+        except ValidationError:  # e.g. a date where the spec wants a datetime
+            return value.isoformat()
+    if param.type == "array" and isinstance(value, (list, tuple)):
+        item = _item_param(param)
+        return [_encode_value(item, v) for v in value]
+    if param.type == "object" and param.ref is not None:
+        return _encode_object(_model_rules_by_name(param.ref), value)
+    return _encode_any(value)
+
+
+def _encode_object(fields: _Fields, value: Any) -> Any:
+    if isinstance(value, Mapping):
+        by_wire = fields.by_wire
+        return {str(k): _encode_value(by_wire.get(k), v) for k, v in value.items() if v is not None}
+    if fields.model is not None and isinstance(value, fields.model):
+        return {
+            wire: _encode_value(fields.by_wire.get(wire), v)
+            for attr_name, wire in fields.attr_wires
+            if (v := getattr(value, attr_name)) is not None
+        }
+    return _encode_any(value)
+
+
+def _encode_any(value: Any) -> Any:
+    """JSON-ready data from what a caller passed: models unstructured, enums as values,
+    dates in ISO 8601; anything else as it is (the JSON encoder judges it)."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if attrs.has(type(value)):
+        return unstructure(value)
+    if isinstance(value, Mapping):
+        return {str(k): _encode_any(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_encode_any(v) for v in value]
+    return value
 
 
 # ----------------------------------------------------------------------- formats

@@ -561,7 +561,7 @@ async def _send_wallet_batch(importer: _Importer, card_id: int, batch: list[_Pen
             # The rows were validated one by one on the way in: send them as they are.
             created = await importer.call(
                 partial(
-                    importer.client.request,
+                    importer.client._request,
                     OPERATIONS["wallet_users_create_many"],
                     path={"card_id": card_id},
                     body=[p.wire for p in pending],

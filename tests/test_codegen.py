@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import importlib
 import inspect
 import subprocess
 import sys
@@ -16,6 +18,8 @@ from codegen.generate import OUT, SpecError, check, load_spec, render
 from coupontools_async._generated import OPERATIONS, models
 from coupontools_async._generated.api import sessions, wallet_users
 from tests._spec import ROOT, SPEC_PATH, operations
+
+OUT_PACKAGE = "coupontools_async._generated"
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +131,58 @@ def test_pagination_metadata_comes_from_the_spec() -> None:
     assert pag.page_param == "pagination.page"
     assert pag.items == ""
     assert OPERATIONS["sessions_list_all"].pagination is not None
+
+
+ESCAPE_HATCHES = ("extra_body", "extra_query", "extra_headers")
+
+
+def test_every_generated_method_takes_the_escape_hatches_keyword_only() -> None:
+    from coupontools_async import AsyncClient
+
+    ct = AsyncClient("id", "secret")
+    for op_id, op in OPERATIONS.items():
+        function = getattr(importlib.import_module(f"{OUT_PACKAGE}.api.{op.group}"), op_id)
+        method = getattr(getattr(ct, op.group), op_id[len(op.group) + 1 :])
+        for target in (function, method):
+            params = inspect.signature(target).parameters
+            if "extras" in params:  # a composite of _resources: **extras: Unpack[Extras]
+                assert params["extras"].kind is inspect.Parameter.VAR_KEYWORD, op_id
+                continue
+            for name in ESCAPE_HATCHES:
+                assert params[name].kind is inspect.Parameter.KEYWORD_ONLY, (op_id, name)
+                assert params[name].default is None, (op_id, name)
+
+
+@pytest.mark.parametrize("name", ESCAPE_HATCHES)
+def test_a_spec_parameter_named_like_an_escape_hatch_is_refused(tmp_path: Path, name: str) -> None:
+    spec_data: dict[str, Any] = copy.deepcopy(load_spec(SPEC_PATH))
+    op = spec_data["paths"]["/v3/coupon/info"]["post"]
+    schema = op["requestBody"]["content"]["application/json"]["schema"]
+    schema["properties"][name] = {"type": "string"}
+    with pytest.raises(SpecError, match=name):
+        render(spec_data, tmp_path / "out")
+
+
+def test_a_spec_field_named_extra_fields_is_refused(tmp_path: Path) -> None:
+    spec_data: dict[str, Any] = copy.deepcopy(load_spec(SPEC_PATH))
+    spec_data["components"]["schemas"]["WalletReward"]["properties"]["extra_fields"] = {
+        "type": "string"
+    }
+    with pytest.raises(SpecError, match="extra_fields"):
+        render(spec_data, tmp_path / "out")
+
+
+def test_every_model_derives_from_the_base_that_keeps_unknown_keys() -> None:
+    import attrs
+
+    from coupontools_async._generated._runtime import Model
+
+    classes = [
+        obj
+        for obj in vars(models).values()
+        if isinstance(obj, type) and attrs.has(obj) and obj.__module__ == models.__name__
+    ]
+    assert classes
+    for cls in classes:
+        assert issubclass(cls, Model), cls
+        assert "extra_fields" not in attrs.fields_dict(cls)

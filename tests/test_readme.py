@@ -51,6 +51,15 @@ def special_answers(name: str) -> Handler:
                 return failure(358, "This session was already validated")
             if path == "/v4/loyalty/loyalty-cards":
                 raise httpx.ConnectError("connection refused")
+        if name == "extra-fields" and path == "/v4/loyalty/loyalty-cards/1/stats/2":
+            rewards = [{"id": 1, "name": "Free coffee", "sponsor_2027": "ACME"}]
+            user = {"id": 2, "first_name": "Ann", "tier_2027": "gold", "rewards": rewards}
+            return httpx.Response(200, json=user)
+        if name == "escape-hatches":
+            if path == "/v4/directory":
+                return httpx.Response(200, json=[{"id": 12, "name": "City guide"}])
+            if path == "/v3/send/sms":
+                return failure(301, "Phone number not valid")
         return None
 
     return handler
@@ -68,6 +77,17 @@ EXPECTED_OUTPUT = {
     ],
     "retries": [],
     "raw": ["200 application/json"],
+    "extra-fields": [
+        "known: Ann",
+        "new in the API: {'tier_2027': 'gold'}",
+        "Free coffee {'sponsor_2027': 'ACME'}",
+    ],
+    "escape-hatches": [
+        "copied:",
+        "directories: ['City guide']",
+        "the server says: (301,)",
+        "refused: credentials",
+    ],
     "bulk": ["1000 created, 0 skipped, 1 failed", "line 1001 :"],
     "sandbox": ["second void: 355", "answer lost; users added: 1"],
     "fastapi": [

@@ -8,6 +8,7 @@ build arguments and hand them over with their :class:`Operation`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import attrs
@@ -17,6 +18,34 @@ T = TypeVar("T")
 ApiVersion = Literal["v3", "v4"]
 ParamLocation = Literal["path", "query", "body"]
 ResponseKind = Literal["json", "binary", "empty"]
+
+NO_EXTRA_FIELDS: Mapping[str, Any] = MappingProxyType({})
+"""The ``extra_fields`` of a model that came with no unknown keys (or was built by hand)."""
+
+
+class Model:
+    """The base of every generated model: keeps the wire keys the spec does not know.
+
+    ``extra_fields`` is a slot, not an attrs field, so it is no argument of ``__init__``,
+    takes no part in ``==``, ``hash`` or ``repr`` (an unknown key may hold anything,
+    even a credential the ``repr=False`` rules cannot know about), and is not copied by
+    ``attrs.evolve``, ``copy`` or pickling: only a decoded model has it.
+    """
+
+    __slots__ = ("_extra_fields",)
+    _extra_fields: Mapping[str, Any]
+
+    @property
+    def extra_fields(self) -> Mapping[str, Any]:
+        """The keys of the answer this model does not know, with their values as they came.
+
+        Read-only; empty when there were none. Nested models keep their own; a known
+        field is never in it.
+        """
+        try:
+            return self._extra_fields
+        except AttributeError:
+            return NO_EXTRA_FIELDS
 
 
 @attrs.frozen
@@ -99,15 +128,19 @@ class Operation(Generic[T]):
 class Requester(Protocol):
     """What a generated operation function needs from a client."""
 
-    async def request(
+    async def _request(
         self,
         operation: Operation[T],
         *,
         path: Mapping[str, Any] | None = None,
         body: Any = None,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> T:
         """Validate, send and decode one call of ``operation``.
 
-        ``None`` values in a body mapping mean "not given" and are not sent.
+        ``None`` values in a body mapping mean "not given" and are not sent. The
+        ``extra_*`` mappings are merged into the request after validation.
         """
         ...

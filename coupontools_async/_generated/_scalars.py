@@ -8,19 +8,27 @@ used by the generated decoders and by the client's cattrs converter alike.
 - timestamps come in several layouts and are returned aware, in UTC when they carry no
   zone (the spec's ``x-assumption``);
 - PHP's ``[]`` where an object is expected means absent, and ``{}`` where a list is
-  expected means empty.
+  expected means empty; but an item of a list of models that is not an object is an
+  error (a ``None`` inside a list of models would break every caller's loop);
+- keys a model does not know are kept, as they came, in its ``extra_fields``; the first
+  time a process meets one (per model and key) it is logged once at INFO on
+  ``coupontools_async.drift``, naming the model and the key, never the value.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timezone
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 __all__ = [
     "DecodeError",
     "enum_member",
+    "extras",
+    "model_seq",
     "not_an_object",
     "parse_datetime",
     "required",
@@ -41,6 +49,14 @@ _EMPTY = ("", "0000-00-00", "0000-00-00 00:00:00")
 _TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
 _FALSE = frozenset({"0", "false", "no", "off", "n", "f"})
 _fromisoformat = datetime.fromisoformat
+
+drift_log = logging.getLogger("coupontools_async.drift")
+"""Where the first unknown key of each model is reported (INFO)."""
+DRIFT_MEMORY = 1000
+"""How many (model, key) pairs are remembered: a server inventing keys on every answer
+must not grow memory or flood the log; past this, one line says logging stopped."""
+_drift_seen: set[tuple[str, str]] = set()
+_KEY_SHOWN = 60
 
 
 class DecodeError(ValueError):
@@ -214,16 +230,69 @@ def not_an_object(value: Any, name: str) -> Any:
     raise DecodeError(f"expected an object for {name}, got {type(value).__name__}")
 
 
+def _as_list(value: Any) -> Any:
+    if value.__class__ is list:
+        return value
+    if value == {} or value == "":
+        return []
+    if isinstance(value, dict):
+        return list(value.values())
+    if not isinstance(value, (list, tuple)):
+        raise DecodeError(f"expected a list, got {type(value).__name__}")
+    return value
+
+
 def seq(value: Any, decode: Callable[[Any], T]) -> list[T]:
     """A list through an item decoder (``{}`` is empty, a PHP ``{"0": ...}`` a list)."""
-    if value.__class__ is not list:
-        if value == {} or value == "":
-            return []
-        if isinstance(value, dict):
-            value = list(value.values())
-        elif not isinstance(value, (list, tuple)):
-            raise DecodeError(f"expected a list, got {type(value).__name__}")
-    return [decode(item) for item in value]
+    return [decode(item) for item in _as_list(value)]
+
+
+def model_seq(value: Any, decode: Callable[[Any], T], name: str) -> list[T]:
+    """A list of models: like :func:`seq`, but an item that is not an object (PHP's ``[]``
+    or ``""``, a number) is an error naming its index, never a ``None`` in the list."""
+    items = value if value.__class__ is list else _as_list(value)
+    return [
+        decode(item) if item.__class__ is dict else _not_an_item(items, item, name)
+        for item in items
+    ]
+
+
+def _not_an_item(items: Any, item: Any, name: str) -> Any:
+    index = next(i for i, x in enumerate(items) if x is item)
+    shown = repr(item) if item in ([], "", {}) else type(item).__name__
+    raise DecodeError(f"item {index} of a list of {name} is not an object ({shown})")
+
+
+def extras(data: Mapping[str, Any], known: frozenset[str], name: str) -> Mapping[str, Any]:
+    """The keys of ``data`` not in ``known``, in their order, as a read-only mapping.
+
+    Logs each (model, key) pair the first time this process sees it.
+    """
+    found = {k: v for k, v in data.items() if k not in known}
+    for key in found:
+        if (name, key) not in _drift_seen:
+            _note_drift(name, key)
+    return MappingProxyType(found)
+
+
+def _note_drift(name: str, key: Any) -> None:
+    if len(_drift_seen) >= DRIFT_MEMORY:
+        if len(_drift_seen) == DRIFT_MEMORY:
+            _drift_seen.add(("", ""))  # marks "said so": the line below is logged once
+            drift_log.info(
+                "%d unknown fields seen; further ones are kept but not logged", DRIFT_MEMORY
+            )
+        return
+    _drift_seen.add((name, key))
+    text = str(key)
+    if len(text) > _KEY_SHOWN:
+        text = text[: _KEY_SHOWN - 1] + "…"
+    # The key is repr()'d (a newline cannot forge a log line); the value is never logged.
+    drift_log.info(
+        "%s: unknown field %r (the API sends more than the spec knows; kept in extra_fields)",
+        name,
+        text,
+    )
 
 
 def str_dict(value: Any) -> dict[str, str]:

@@ -7,9 +7,11 @@ from datetime import datetime as datetime_aliased
 
 import attrs
 
+from ._runtime import Model
+
 
 @attrs.define(kw_only=True)
-class AccountSso:
+class AccountSso(Model):
     """A single sign on token of the account."""
 
     token: str | None = attrs.field(default=None, repr=False)
@@ -21,14 +23,14 @@ class AccountSso:
 
 
 @attrs.define(kw_only=True)
-class AccountSsoResponse:
+class AccountSsoResponse(Model):
     """Answer of v3 account/sso."""
 
     account: AccountSso | None = None
 
 
 @attrs.define(kw_only=True)
-class BatchUpdateResponse:
+class BatchUpdateResponse(Model):
     """Payload of v3 batch/update."""
 
     campaign: str | None = None
@@ -42,7 +44,7 @@ class BatchUpdateResponse:
 
 
 @attrs.define(kw_only=True)
-class Category:
+class Category(Model):
     """A directory category."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -54,7 +56,7 @@ class Category:
 
 
 @attrs.define(kw_only=True)
-class CategoryListResponse:
+class CategoryListResponse(Model):
     """Answer of v3 category/list."""
 
     amount_of_categories: int | None = None
@@ -64,7 +66,7 @@ class CategoryListResponse:
 
 
 @attrs.define(kw_only=True)
-class CategoryMainListResponse:
+class CategoryMainListResponse(Model):
     """Answer of v3 category/main/list (3rd level categories)."""
 
     amount_of_categories: int | None = None
@@ -74,7 +76,7 @@ class CategoryMainListResponse:
 
 
 @attrs.define(kw_only=True)
-class Coupon:
+class Coupon(Model):
     """A v3 coupon (campaign), as coupon/list and coupon/info return it."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -98,7 +100,7 @@ class Coupon:
 
 
 @attrs.define(kw_only=True)
-class CouponCreatedEvent:
+class CouponCreatedEvent(Model):
     """The `coupon_created` event (docs title "Coupon edit")."""
 
     id: str
@@ -114,7 +116,7 @@ class CouponCreatedEvent:
 
 
 @attrs.define(kw_only=True)
-class CouponEvent:
+class CouponEvent(Model):
     """A coupon event (`coupon_claimed` and the other `coupon_*` events except
     `coupon_created`).
     """
@@ -141,7 +143,7 @@ class CouponEvent:
 
 
 @attrs.define(kw_only=True)
-class CouponEventCoupon:
+class CouponEventCoupon(Model):
     """The coupon (campaign) of a coupon event."""
 
     coupon_code: str | None = None
@@ -165,7 +167,7 @@ class CouponEventCoupon:
 
 
 @attrs.define(kw_only=True)
-class CouponEventCustomer:
+class CouponEventCustomer(Model):
     """Customer data collected by the coupon."""
 
     gender: str | None = None
@@ -205,7 +207,7 @@ class CouponEventCustomer:
 
 
 @attrs.define(kw_only=True)
-class CouponEventStatus:
+class CouponEventStatus(Model):
     """State flags and dates of the coupon session of a coupon event."""
 
     social_login: bool | None = None
@@ -227,14 +229,14 @@ class CouponEventStatus:
 
 
 @attrs.define(kw_only=True)
-class CouponInfoResponse:
+class CouponInfoResponse(Model):
     """Payload of v3 coupon/info."""
 
     coupon_info: Coupon | None = None
 
 
 @attrs.define(kw_only=True)
-class CouponListResponse:
+class CouponListResponse(Model):
     """Payload of v3 coupon/list."""
 
     coupon_info: list[Coupon] | None = None
@@ -242,7 +244,7 @@ class CouponListResponse:
 
 
 @attrs.define(kw_only=True)
-class CouponPushResponse:
+class CouponPushResponse(Model):
     """Payload of v3 coupon/pushnotification/list and coupon/pushnotification/single."""
 
     campaign: str | None = None
@@ -254,7 +256,7 @@ class CouponPushResponse:
 
 
 @attrs.define(kw_only=True)
-class CouponSession:
+class CouponSession(Model):
     """A coupon session (one per coupon a visitor opened), as the session lists and
     searches return it.
     """
@@ -271,14 +273,14 @@ class CouponSession:
 
 
 @attrs.define(kw_only=True)
-class CouponSessionData:
+class CouponSessionData(Model):
     """The `data` object of a coupon session."""
 
     status: CouponSessionStatus | None = None
 
 
 @attrs.define(kw_only=True)
-class CouponSessionDeleteResponse:
+class CouponSessionDeleteResponse(Model):
     """Payload of v3 singleuse/remove."""
 
     campaign: str | None = None
@@ -290,7 +292,7 @@ class CouponSessionDeleteResponse:
 
 
 @attrs.define(kw_only=True)
-class CouponSessionListResponse:
+class CouponSessionListResponse(Model):
     """Payload of v3 campaign/data, campaign/opens, campaign/claims and
     campaign/validations (one page).
     """
@@ -302,7 +304,7 @@ class CouponSessionListResponse:
 
 
 @attrs.define(kw_only=True)
-class CouponSessionResponse:
+class CouponSessionResponse(Model):
     """Payload of v3 couponsession/data."""
 
     session: str
@@ -321,7 +323,7 @@ class CouponSessionResponse:
 
 
 @attrs.define(kw_only=True)
-class CouponSessionSearchResponse:
+class CouponSessionSearchResponse(Model):
     """Payload of v3 couponsession/search and campaignsession/search."""
 
     campaign: str | None = None
@@ -331,7 +333,7 @@ class CouponSessionSearchResponse:
 
 
 @attrs.define(kw_only=True)
-class CouponSessionStatus:
+class CouponSessionStatus(Model):
     """State of a coupon session (`status` of a session list item, `data.status` of
     couponsession/data).
     """
@@ -373,7 +375,7 @@ class CouponSessionStatus:
 
 
 @attrs.define(kw_only=True)
-class CouponSessionUpdateResponse:
+class CouponSessionUpdateResponse(Model):
     """Payload of v3 couponsession/update."""
 
     campaign: str | None = None
@@ -385,7 +387,7 @@ class CouponSessionUpdateResponse:
 
 
 @attrs.define(kw_only=True)
-class Directory:
+class Directory(Model):
     """A directory."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -401,7 +403,7 @@ class Directory:
 
 
 @attrs.define(kw_only=True)
-class DirectoryInfoResponse:
+class DirectoryInfoResponse(Model):
     """Answer of v3 directory/info."""
 
     directory: list[Directory] | None = None
@@ -409,7 +411,7 @@ class DirectoryInfoResponse:
 
 
 @attrs.define(kw_only=True)
-class DirectoryListResponse:
+class DirectoryListResponse(Model):
     """Answer of v3 directory/list."""
 
     amount_of_directories: int | None = None
@@ -419,7 +421,7 @@ class DirectoryListResponse:
 
 
 @attrs.define(kw_only=True)
-class DirectoryRegistrationData:
+class DirectoryRegistrationData(Model):
     """The registered directory user."""
 
     user_id: str = attrs.field(metadata={"wire": "userId"})
@@ -439,7 +441,7 @@ class DirectoryRegistrationData:
 
 
 @attrs.define(kw_only=True)
-class DirectoryRegistrationEvent:
+class DirectoryRegistrationEvent(Model):
     """The `directory_registration` event - a user registered on a directory."""
 
     id: str
@@ -452,7 +454,7 @@ class DirectoryRegistrationEvent:
 
 
 @attrs.define(kw_only=True)
-class DirectoryUser:
+class DirectoryUser(Model):
     """A user registered in a directory."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -474,7 +476,7 @@ class DirectoryUser:
 
 
 @attrs.define(kw_only=True)
-class DirectoryUserListResponse:
+class DirectoryUserListResponse(Model):
     """Answer of v3 directoryusers/list (one page)."""
 
     directory: str | None = None
@@ -486,7 +488,7 @@ class DirectoryUserListResponse:
 
 
 @attrs.define(kw_only=True)
-class DirectoryUserUpdateResponse:
+class DirectoryUserUpdateResponse(Model):
     """Answer of v3 directoryusers/update."""
 
     result: str | None = None
@@ -500,7 +502,7 @@ class DirectoryUserUpdateResponse:
 
 
 @attrs.define(kw_only=True)
-class DirectoryV4:
+class DirectoryV4(Model):
     """A directory, as the v4 Directory API returns it."""
 
     id: int
@@ -514,7 +516,7 @@ class DirectoryV4:
 
 
 @attrs.define(kw_only=True)
-class DirectoryV4User:
+class DirectoryV4User(Model):
     """A user of a directory, as the v4 Directory API returns it."""
 
     id: int
@@ -552,7 +554,7 @@ class DirectoryV4User:
 
 
 @attrs.define(kw_only=True)
-class DirectoryV4UserSso:
+class DirectoryV4UserSso(Model):
     """A one-time sign on token of a directory user."""
 
     token: str | None = attrs.field(default=None, repr=False)
@@ -562,7 +564,7 @@ class DirectoryV4UserSso:
 
 
 @attrs.define(kw_only=True)
-class EmailContact:
+class EmailContact(Model):
     """A contact of an email group."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -582,7 +584,7 @@ class EmailContact:
 
 
 @attrs.define(kw_only=True)
-class EmailContactAddResponse:
+class EmailContactAddResponse(Model):
     """Answer of v3 emailtool/addcontact."""
 
     group_id: str
@@ -600,7 +602,7 @@ class EmailContactAddResponse:
 
 
 @attrs.define(kw_only=True)
-class EmailContactListResponse:
+class EmailContactListResponse(Model):
     """Answer of v3 emailtool/userlist."""
 
     group_id: str
@@ -614,7 +616,7 @@ class EmailContactListResponse:
 
 
 @attrs.define(kw_only=True)
-class EmailGroup:
+class EmailGroup(Model):
     """An email tool group."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -624,7 +626,7 @@ class EmailGroup:
 
 
 @attrs.define(kw_only=True)
-class EmailGroupCreateResponse:
+class EmailGroupCreateResponse(Model):
     """Answer of v3 emailtool/addgroup."""
 
     group_id: str
@@ -634,7 +636,7 @@ class EmailGroupCreateResponse:
 
 
 @attrs.define(kw_only=True)
-class EmailGroupListResponse:
+class EmailGroupListResponse(Model):
     """Answer of v3 emailtool/grouplist."""
 
     amount_of_groups: int | None = None
@@ -644,7 +646,7 @@ class EmailGroupListResponse:
 
 
 @attrs.define(kw_only=True)
-class LandingPageSubmissionEvent:
+class LandingPageSubmissionEvent(Model):
     """The `lp_submission` event - a landing page form was submitted."""
 
     id: str
@@ -668,7 +670,7 @@ class LandingPageSubmissionEvent:
 
 
 @attrs.define(kw_only=True)
-class LandingPageUtmTags:
+class LandingPageUtmTags(Model):
     """UTM and custom tags of the landing page visit."""
 
     utm_source: str | None = None
@@ -700,7 +702,7 @@ class LandingPageUtmTags:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyCard:
+class LoyaltyCard(Model):
     """A v3 web loyalty card, as the loyaltyusers/list example (api-docs 002) shows it."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -720,7 +722,7 @@ class LoyaltyCard:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyCardInfoResponse:
+class LoyaltyCardInfoResponse(Model):
     """Answer of v3 loyalty/info."""
 
     loyaltycard: list[LoyaltyCard] | None = None
@@ -728,7 +730,7 @@ class LoyaltyCardInfoResponse:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyCardListResponse:
+class LoyaltyCardListResponse(Model):
     """Answer of v3 loyalty/list."""
 
     loyaltycard: list[LoyaltyCard] | None = None
@@ -736,7 +738,7 @@ class LoyaltyCardListResponse:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyCompleteEvent:
+class LoyaltyCompleteEvent(Model):
     """The `loyalty_complete` event of a legacy web loyalty card."""
 
     id: str
@@ -754,7 +756,7 @@ class LoyaltyCompleteEvent:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyPushResponse:
+class LoyaltyPushResponse(Model):
     """Answer of v3 loyalty/pushnotification/list."""
 
     result: str | None = None
@@ -762,7 +764,7 @@ class LoyaltyPushResponse:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyUser:
+class LoyaltyUser(Model):
     """A user of a v3 web loyalty card."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -790,7 +792,7 @@ class LoyaltyUser:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyUserCreateResponse:
+class LoyaltyUserCreateResponse(Model):
     """Answer of v3 loyaltyusers/create."""
 
     result: str | None = None
@@ -800,7 +802,7 @@ class LoyaltyUserCreateResponse:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyUserLinkResponse:
+class LoyaltyUserLinkResponse(Model):
     """Answer of v3 loyaltyusers/link."""
 
     result: str | None = None
@@ -812,7 +814,7 @@ class LoyaltyUserLinkResponse:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyUserListResponse:
+class LoyaltyUserListResponse(Model):
     """Answer of v3 loyaltyusers/list."""
 
     loyaltycard: list[LoyaltyCard] | None = None
@@ -824,7 +826,7 @@ class LoyaltyUserListResponse:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyUserSearchResponse:
+class LoyaltyUserSearchResponse(Model):
     """Answer of v3 loyaltyusers/search."""
 
     amount_of_users: int | None = None
@@ -834,7 +836,7 @@ class LoyaltyUserSearchResponse:
 
 
 @attrs.define(kw_only=True)
-class LoyaltyUserUpdateResponse:
+class LoyaltyUserUpdateResponse(Model):
     """Answer of v3 loyaltyusers/update."""
 
     result: str | None = None
@@ -848,7 +850,7 @@ class LoyaltyUserUpdateResponse:
 
 
 @attrs.define(kw_only=True)
-class SendResponse:
+class SendResponse(Model):
     """Payload of v3 send/email and send/sms."""
 
     campaign: str | None = None
@@ -870,7 +872,7 @@ class SendResponse:
 
 
 @attrs.define(kw_only=True)
-class SingleUseCode:
+class SingleUseCode(Model):
     """One single-use URL created by multiplesingleuse/create."""
 
     single_use_code: str
@@ -884,7 +886,7 @@ class SingleUseCode:
 
 
 @attrs.define(kw_only=True)
-class SingleUseCreateManyResponse:
+class SingleUseCreateManyResponse(Model):
     """Payload of v3 multiplesingleuse/create."""
 
     campaign: str | None = None
@@ -896,7 +898,7 @@ class SingleUseCreateManyResponse:
 
 
 @attrs.define(kw_only=True)
-class SingleUseCreateResponse:
+class SingleUseCreateResponse(Model):
     """Payload of v3 singleuse/create."""
 
     single_use_code: str
@@ -918,7 +920,7 @@ class SingleUseCreateResponse:
 
 
 @attrs.define(kw_only=True)
-class SmsContact:
+class SmsContact(Model):
     """A contact of an SMS group."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -938,7 +940,7 @@ class SmsContact:
 
 
 @attrs.define(kw_only=True)
-class SmsContactAddResponse:
+class SmsContactAddResponse(Model):
     """Answer of v3 smstool/addcontact."""
 
     group_id: str
@@ -956,7 +958,7 @@ class SmsContactAddResponse:
 
 
 @attrs.define(kw_only=True)
-class SmsContactListResponse:
+class SmsContactListResponse(Model):
     """Answer of v3 smstool/userlist."""
 
     group_id: str
@@ -970,7 +972,7 @@ class SmsContactListResponse:
 
 
 @attrs.define(kw_only=True)
-class SmsGroup:
+class SmsGroup(Model):
     """An SMS tool group."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -980,7 +982,7 @@ class SmsGroup:
 
 
 @attrs.define(kw_only=True)
-class SmsGroupCreateResponse:
+class SmsGroupCreateResponse(Model):
     """Answer of v3 smstool/addgroup."""
 
     groupid: int
@@ -990,7 +992,7 @@ class SmsGroupCreateResponse:
 
 
 @attrs.define(kw_only=True)
-class SmsGroupListResponse:
+class SmsGroupListResponse(Model):
     """Answer of v3 smstool/grouplist."""
 
     amount_of_groups: int | None = None
@@ -1000,7 +1002,7 @@ class SmsGroupListResponse:
 
 
 @attrs.define(kw_only=True)
-class Subaccount:
+class Subaccount(Model):
     """A subaccount of an agency account."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -1050,7 +1052,7 @@ class Subaccount:
 
 
 @attrs.define(kw_only=True)
-class SubaccountCampaign:
+class SubaccountCampaign(Model):
     """A campaign of a subaccount."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -1064,7 +1066,7 @@ class SubaccountCampaign:
 
 
 @attrs.define(kw_only=True)
-class SubaccountCreateResponse:
+class SubaccountCreateResponse(Model):
     """Answer of /v4/subaccount/create."""
 
     result: str | None = None
@@ -1073,7 +1075,7 @@ class SubaccountCreateResponse:
 
 
 @attrs.define(kw_only=True)
-class SubaccountCreatedEvent:
+class SubaccountCreatedEvent(Model):
     """The `subaccount_created` event."""
 
     id: str
@@ -1088,7 +1090,7 @@ class SubaccountCreatedEvent:
 
 
 @attrs.define(kw_only=True)
-class SubaccountEventData:
+class SubaccountEventData(Model):
     """Account data of the created subaccount."""
 
     email: str | None = None
@@ -1106,14 +1108,14 @@ class SubaccountEventData:
 
 
 @attrs.define(kw_only=True)
-class SubaccountInfoResponse:
+class SubaccountInfoResponse(Model):
     """Answer of /v4/subaccount."""
 
     subaccount: Subaccount | None = None
 
 
 @attrs.define(kw_only=True)
-class SubaccountListResponse:
+class SubaccountListResponse(Model):
     """Answer of /v4/subaccount/list."""
 
     amount_of_subaccounts: int | None = None
@@ -1123,7 +1125,7 @@ class SubaccountListResponse:
 
 
 @attrs.define(kw_only=True)
-class SubaccountResetUrl:
+class SubaccountResetUrl(Model):
     """A password reset URL of a subaccount."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -1133,14 +1135,14 @@ class SubaccountResetUrl:
 
 
 @attrs.define(kw_only=True)
-class SubaccountResetUrlResponse:
+class SubaccountResetUrlResponse(Model):
     """Answer of v3 subaccount/reset/url."""
 
     subaccount: SubaccountResetUrl | None = None
 
 
 @attrs.define(kw_only=True)
-class SubaccountSso:
+class SubaccountSso(Model):
     """A single sign on token of a subaccount."""
 
     id: str = attrs.field(metadata={"wire": "ID"})
@@ -1154,14 +1156,14 @@ class SubaccountSso:
 
 
 @attrs.define(kw_only=True)
-class SubaccountSsoResponse:
+class SubaccountSsoResponse(Model):
     """Answer of v3 subaccount/sso."""
 
     subaccount: SubaccountSso | None = None
 
 
 @attrs.define(kw_only=True)
-class TeammateSso:
+class TeammateSso(Model):
     """A single sign on token of a teammate."""
 
     id: int | None = attrs.field(default=None, metadata={"wire": "ID"})
@@ -1175,14 +1177,14 @@ class TeammateSso:
 
 
 @attrs.define(kw_only=True)
-class TeammateSsoResponse:
+class TeammateSsoResponse(Model):
     """Answer of v3 teammate/sso."""
 
     teammate: TeammateSso | None = None
 
 
 @attrs.define(kw_only=True)
-class WalletCard:
+class WalletCard(Model):
     """A v4 wallet loyalty card."""
 
     id: int
@@ -1198,7 +1200,7 @@ class WalletCard:
 
 
 @attrs.define(kw_only=True)
-class WalletPushResult:
+class WalletPushResult(Model):
     """Result of "Send push notification"."""
 
     message: str | None = None
@@ -1208,7 +1210,7 @@ class WalletPushResult:
 
 
 @attrs.define(kw_only=True)
-class WalletReward:
+class WalletReward(Model):
     """A reward earned by a wallet loyalty card user."""
 
     id: int
@@ -1224,7 +1226,7 @@ class WalletReward:
 
 
 @attrs.define(kw_only=True)
-class WalletUser:
+class WalletUser(Model):
     """A user (stat) of a v4 wallet loyalty card."""
 
     id: int
@@ -1291,7 +1293,7 @@ class WalletUser:
 
 
 @attrs.define(kw_only=True)
-class WalletUserCreatedEvent:
+class WalletUserCreatedEvent(Model):
     """The `loyalty_v3_created` event - a user was created on a wallet loyalty card."""
 
     id: str
@@ -1306,7 +1308,7 @@ class WalletUserCreatedEvent:
 
 
 @attrs.define(kw_only=True)
-class WalletUserFilter:
+class WalletUserFilter(Model):
     """Filter on the users, as shown in the docs' example."""
 
     strict: bool | None = None
@@ -1316,7 +1318,7 @@ class WalletUserFilter:
 
 
 @attrs.define(kw_only=True)
-class WalletUserInput:
+class WalletUserInput(Model):
     """The fields of one user in "Create users" (stats/bulk); all optional."""
 
     first_name: str | None = None
@@ -1352,7 +1354,7 @@ class WalletUserInput:
 
 
 @attrs.define(kw_only=True)
-class WalletUserPagination:
+class WalletUserPagination(Model):
     """Contains settings to paginate the users."""
 
     page: int | None = None
@@ -1362,7 +1364,7 @@ class WalletUserPagination:
 
 
 @attrs.define(kw_only=True)
-class WebhookVerification:
+class WebhookVerification(Model):
     """What Coupontools knows about a webhook it sent (v3 envelope stripped)."""
 
     webhook: str

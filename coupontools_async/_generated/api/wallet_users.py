@@ -107,6 +107,9 @@ async def wallet_users_list(
     pagination: models.WalletUserPagination | Mapping[str, Any] | None = None,
     filter: models.WalletUserFilter | Mapping[str, Any] | None = None,
     include_voided: bool | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+    extra_query: Mapping[str, Any] | None = None,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> builtins.list[models.WalletUser]:
     """List users.
 
@@ -118,7 +121,7 @@ async def wallet_users_list(
         filter: Filter on the users, as shown in the docs' example.
         include_voided: Toggle to include voided users
     """
-    return await client.request(
+    return await client._request(
         WALLET_USERS_LIST,
         path={"card_id": card_id},
         body={
@@ -126,6 +129,9 @@ async def wallet_users_list(
             "filter": filter,
             "include_voided": include_voided,
         },
+        extra_body=extra_body,
+        extra_query=extra_query,
+        extra_headers=extra_headers,
     )
 
 
@@ -299,6 +305,9 @@ async def wallet_users_create(
     custom_6: str | None = None,
     custom_7: str | None = None,
     custom_8: str | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+    extra_query: Mapping[str, Any] | None = None,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> models.WalletUser:
     """Create user.
 
@@ -322,7 +331,7 @@ async def wallet_users_create(
         custom_7: Custom value 7 (no documented length).
         custom_8: Custom value 8 (no documented length).
     """
-    return await client.request(
+    return await client._request(
         WALLET_USERS_CREATE,
         path={"card_id": card_id},
         body={
@@ -342,6 +351,9 @@ async def wallet_users_create(
             "custom_7": custom_7,
             "custom_8": custom_8,
         },
+        extra_body=extra_body,
+        extra_query=extra_query,
+        extra_headers=extra_headers,
     )
 
 
@@ -387,6 +399,10 @@ async def wallet_users_create_many(
     client: Requester,
     card_id: int,
     users: Sequence[models.WalletUserInput | Mapping[str, Any]],
+    *,
+    extra_body: Mapping[str, Any] | None = None,
+    extra_query: Mapping[str, Any] | None = None,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> builtins.list[models.WalletUser]:
     """Create users.
 
@@ -396,10 +412,13 @@ async def wallet_users_create_many(
         card_id: Id of the loyalty card the users are added to.
         users: users
     """
-    return await client.request(
+    return await client._request(
         WALLET_USERS_CREATE_MANY,
         path={"card_id": card_id},
         body=users,
+        extra_body=extra_body,
+        extra_query=extra_query,
+        extra_headers=extra_headers,
     )
 
 
@@ -443,6 +462,10 @@ async def wallet_users_get(
     client: Requester,
     card_id: int,
     user_id: int,
+    *,
+    extra_body: Mapping[str, Any] | None = None,
+    extra_query: Mapping[str, Any] | None = None,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> models.WalletUser:
     """Get user.
 
@@ -452,9 +475,12 @@ async def wallet_users_get(
         card_id: Id of the loyalty card.
         user_id: Id of the user (the `id` of a WalletUser).
     """
-    return await client.request(
+    return await client._request(
         WALLET_USERS_GET,
         path={"card_id": card_id, "user_id": user_id},
+        extra_body=extra_body,
+        extra_query=extra_query,
+        extra_headers=extra_headers,
     )
 
 
@@ -509,6 +535,9 @@ async def wallet_users_add_stamps(
     user_id: int,
     *,
     amount: int,
+    extra_body: Mapping[str, Any] | None = None,
+    extra_query: Mapping[str, Any] | None = None,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> models.WalletUser:
     """Add stamps.
 
@@ -519,12 +548,15 @@ async def wallet_users_add_stamps(
         user_id: Id of the user who gets the stamps.
         amount: The amount of stamps that gets added to the user's card. Min. 1
     """
-    return await client.request(
+    return await client._request(
         WALLET_USERS_ADD_STAMPS,
         path={"card_id": card_id, "user_id": user_id},
         body={
             "amount": amount,
         },
+        extra_body=extra_body,
+        extra_query=extra_query,
+        extra_headers=extra_headers,
     )
 
 
@@ -709,6 +741,9 @@ async def wallet_users_update(
     custom_6: str | None = None,
     custom_7: str | None = None,
     custom_8: str | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+    extra_query: Mapping[str, Any] | None = None,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> models.WalletUser:
     """Update User.
 
@@ -733,7 +768,7 @@ async def wallet_users_update(
         custom_7: Custom value 7 (no documented length).
         custom_8: Custom value 8 (no documented length).
     """
-    return await client.request(
+    return await client._request(
         WALLET_USERS_UPDATE,
         path={"card_id": card_id, "user_id": user_id},
         body={
@@ -753,6 +788,9 @@ async def wallet_users_update(
             "custom_7": custom_7,
             "custom_8": custom_8,
         },
+        extra_body=extra_body,
+        extra_query=extra_query,
+        extra_headers=extra_headers,
     )
 
 
@@ -798,6 +836,10 @@ async def wallet_users_delete(
     client: Requester,
     card_id: int,
     user_id: int,
+    *,
+    extra_body: Mapping[str, Any] | None = None,
+    extra_query: Mapping[str, Any] | None = None,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> None:
     """Delete user.
 
@@ -807,9 +849,12 @@ async def wallet_users_delete(
         card_id: Id of the loyalty card.
         user_id: Id of the user to delete.
     """
-    return await client.request(
+    return await client._request(
         WALLET_USERS_DELETE,
         path={"card_id": card_id, "user_id": user_id},
+        extra_body=extra_body,
+        extra_query=extra_query,
+        extra_headers=extra_headers,
     )
 
 
@@ -865,6 +910,9 @@ async def wallet_users_use_rewards(
     user_id: int,
     *,
     reward_ids: Sequence[int],
+    extra_body: Mapping[str, Any] | None = None,
+    extra_query: Mapping[str, Any] | None = None,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> models.WalletUser:
     """Use rewards.
 
@@ -875,12 +923,15 @@ async def wallet_users_use_rewards(
         user_id: Id of the user whose rewards are used.
         reward_ids: List of reward ids (the `id` of the user's rewards).
     """
-    return await client.request(
+    return await client._request(
         WALLET_USERS_USE_REWARDS,
         path={"card_id": card_id, "user_id": user_id},
         body={
             "reward_ids": reward_ids,
         },
+        extra_body=extra_body,
+        extra_query=extra_query,
+        extra_headers=extra_headers,
     )
 
 
@@ -925,6 +976,10 @@ async def wallet_users_void(
     client: Requester,
     card_id: int,
     user_id: int,
+    *,
+    extra_body: Mapping[str, Any] | None = None,
+    extra_query: Mapping[str, Any] | None = None,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> models.WalletUser:
     """Void user.
 
@@ -934,14 +989,22 @@ async def wallet_users_void(
         card_id: Id of the loyalty card.
         user_id: Id of the user whose card is voided.
     """
-    return await client.request(
+    return await client._request(
         WALLET_USERS_VOID,
         path={"card_id": card_id, "user_id": user_id},
+        extra_body=extra_body,
+        extra_query=extra_query,
+        extra_headers=extra_headers,
     )
 
 
 class WalletUsersResource:
-    """Wallet users: v4 wallet loyalty card users (stats)."""
+    """Wallet users: v4 wallet loyalty card users (stats).
+
+    Every method also takes ``extra_body``, ``extra_query`` and ``extra_headers``
+    (keyword-only): merged into the request after validation, for what the spec does
+    not know yet; they cannot change the credential headers.
+    """
 
     def __init__(self, client: Requester) -> None:
         self._client = client
@@ -953,6 +1016,9 @@ class WalletUsersResource:
         pagination: models.WalletUserPagination | Mapping[str, Any] | None = None,
         filter: models.WalletUserFilter | Mapping[str, Any] | None = None,
         include_voided: bool | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> builtins.list[models.WalletUser]:
         """List users.
 
@@ -970,6 +1036,9 @@ class WalletUsersResource:
             pagination=pagination,
             filter=filter,
             include_voided=include_voided,
+            extra_body=extra_body,
+            extra_query=extra_query,
+            extra_headers=extra_headers,
         )
 
     async def create(
@@ -991,6 +1060,9 @@ class WalletUsersResource:
         custom_6: str | None = None,
         custom_7: str | None = None,
         custom_8: str | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> models.WalletUser:
         """Create user.
 
@@ -1032,12 +1104,19 @@ class WalletUsersResource:
             custom_6=custom_6,
             custom_7=custom_7,
             custom_8=custom_8,
+            extra_body=extra_body,
+            extra_query=extra_query,
+            extra_headers=extra_headers,
         )
 
     async def create_many(
         self,
         card_id: int,
         users: Sequence[models.WalletUserInput | Mapping[str, Any]],
+        *,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> builtins.list[models.WalletUser]:
         """Create users.
 
@@ -1051,12 +1130,19 @@ class WalletUsersResource:
             self._client,
             card_id,
             users,
+            extra_body=extra_body,
+            extra_query=extra_query,
+            extra_headers=extra_headers,
         )
 
     async def get(
         self,
         card_id: int,
         user_id: int,
+        *,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> models.WalletUser:
         """Get user.
 
@@ -1070,6 +1156,9 @@ class WalletUsersResource:
             self._client,
             card_id,
             user_id,
+            extra_body=extra_body,
+            extra_query=extra_query,
+            extra_headers=extra_headers,
         )
 
     async def add_stamps(
@@ -1078,6 +1167,9 @@ class WalletUsersResource:
         user_id: int,
         *,
         amount: int,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> models.WalletUser:
         """Add stamps.
 
@@ -1093,6 +1185,9 @@ class WalletUsersResource:
             card_id,
             user_id,
             amount=amount,
+            extra_body=extra_body,
+            extra_query=extra_query,
+            extra_headers=extra_headers,
         )
 
     async def update(
@@ -1115,6 +1210,9 @@ class WalletUsersResource:
         custom_6: str | None = None,
         custom_7: str | None = None,
         custom_8: str | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> models.WalletUser:
         """Update User.
 
@@ -1158,12 +1256,19 @@ class WalletUsersResource:
             custom_6=custom_6,
             custom_7=custom_7,
             custom_8=custom_8,
+            extra_body=extra_body,
+            extra_query=extra_query,
+            extra_headers=extra_headers,
         )
 
     async def delete(
         self,
         card_id: int,
         user_id: int,
+        *,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> None:
         """Delete user.
 
@@ -1177,6 +1282,9 @@ class WalletUsersResource:
             self._client,
             card_id,
             user_id,
+            extra_body=extra_body,
+            extra_query=extra_query,
+            extra_headers=extra_headers,
         )
 
     async def use_rewards(
@@ -1185,6 +1293,9 @@ class WalletUsersResource:
         user_id: int,
         *,
         reward_ids: Sequence[int],
+        extra_body: Mapping[str, Any] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> models.WalletUser:
         """Use rewards.
 
@@ -1200,12 +1311,19 @@ class WalletUsersResource:
             card_id,
             user_id,
             reward_ids=reward_ids,
+            extra_body=extra_body,
+            extra_query=extra_query,
+            extra_headers=extra_headers,
         )
 
     async def void(
         self,
         card_id: int,
         user_id: int,
+        *,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> models.WalletUser:
         """Void user.
 
@@ -1219,4 +1337,7 @@ class WalletUsersResource:
             self._client,
             card_id,
             user_id,
+            extra_body=extra_body,
+            extra_query=extra_query,
+            extra_headers=extra_headers,
         )
