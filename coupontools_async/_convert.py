@@ -148,6 +148,12 @@ def build_converter(*, generated_decoders: bool = True) -> Converter:
             _cattrs_detailed_validation=False,
             **_wire_renames(cls),
         )
+        # A list field with `default: []` in the spec: null on the wire is the empty list.
+        empty_lists = {
+            f.metadata.get("wire", f.name)
+            for f in attrs.fields(cls)
+            if f.default == attrs.Factory(list)
+        }
 
         def structure(value: Any, tp: Any) -> Any:
             if value.__class__ is not dict:
@@ -156,6 +162,8 @@ def build_converter(*, generated_decoders: bool = True) -> Converter:
                 raise DecodeError(
                     f"expected an object for {cls.__name__}, got {type(value).__name__}"
                 )
+            if empty_lists:
+                value = {k: v for k, v in value.items() if v is not None or k not in empty_lists}
             return inner(value, tp)
 
         return structure

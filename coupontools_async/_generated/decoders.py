@@ -85,7 +85,7 @@ def decode_CategoryListResponse(o: Any, _: Any = None) -> models.CategoryListRes
         if (v := g("amount_of_categories")) is None
         else (v if v.__class__ is int else to_int(v))
     )
-    m.category = None if (v := g("category")) is None else seq(v, decode_Category)
+    m.category = [] if (v := g("category")) is None else seq(v, decode_Category)
     return m
 
 
@@ -100,7 +100,7 @@ def decode_CategoryMainListResponse(o: Any, _: Any = None) -> models.CategoryMai
         if (v := g("amount_of_categories")) is None
         else (v if v.__class__ is int else to_int(v))
     )
-    m.category = None if (v := g("category")) is None else seq(v, decode_Category)
+    m.category = [] if (v := g("category")) is None else seq(v, decode_Category)
     return m
 
 
@@ -392,7 +392,7 @@ def decode_CouponListResponse(o: Any, _: Any = None) -> models.CouponListRespons
         return not_an_object(o, "CouponListResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.CouponListResponse = _new(models.CouponListResponse)
-    m.coupon_info = None if (v := g("coupon_info")) is None else seq(v, decode_Coupon)
+    m.coupon_info = [] if (v := g("coupon_info")) is None else seq(v, decode_Coupon)
     return m
 
 
@@ -490,7 +490,7 @@ def decode_CouponSessionListResponse(o: Any, _: Any = None) -> models.CouponSess
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     m.page = None if (v := g("page")) is None else (v if v.__class__ is int else to_int(v))
-    m.data = None if (v := g("data")) is None else seq(v, decode_CouponSession)
+    m.data = [] if (v := g("data")) is None else seq(v, decode_CouponSession)
     return m
 
 
@@ -539,7 +539,7 @@ def decode_CouponSessionSearchResponse(o: Any, _: Any = None) -> models.CouponSe
         if (v := g("campaign")) is None
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
-    m.data = None if (v := g("data")) is None else seq(v, decode_CouponSession)
+    m.data = [] if (v := g("data")) is None else seq(v, decode_CouponSession)
     return m
 
 
@@ -716,7 +716,7 @@ def decode_DirectoryListResponse(o: Any, _: Any = None) -> models.DirectoryListR
         if (v := g("amount_of_directories")) is None
         else (v if v.__class__ is int else to_int(v))
     )
-    m.directory = None if (v := g("directory")) is None else seq(v, decode_Directory)
+    m.directory = [] if (v := g("directory")) is None else seq(v, decode_Directory)
     return m
 
 
@@ -816,7 +816,7 @@ def decode_DirectoryUserListResponse(o: Any, _: Any = None) -> models.DirectoryU
     m.amount_of_users = (
         None if (v := g("amount_of_users")) is None else (v if v.__class__ is int else to_int(v))
     )
-    m.users = None if (v := g("users")) is None else seq(v, decode_DirectoryUser)
+    m.users = [] if (v := g("users")) is None else seq(v, decode_DirectoryUser)
     return m
 
 
@@ -929,7 +929,7 @@ def decode_EmailContactListResponse(o: Any, _: Any = None) -> models.EmailContac
     m.amount_of_contacts = (
         None if (v := g("amount_of_contacts")) is None else (v if v.__class__ is int else to_int(v))
     )
-    m.contact = None if (v := g("contact")) is None else seq(v, decode_EmailContact)
+    m.contact = [] if (v := g("contact")) is None else seq(v, decode_EmailContact)
     return m
 
 
@@ -972,7 +972,7 @@ def decode_EmailGroupListResponse(o: Any, _: Any = None) -> models.EmailGroupLis
     m.amount_of_groups = (
         None if (v := g("amount_of_groups")) is None else (v if v.__class__ is int else to_int(v))
     )
-    m.group = None if (v := g("group")) is None else seq(v, decode_EmailGroup)
+    m.group = [] if (v := g("group")) is None else seq(v, decode_EmailGroup)
     return m
 
 
@@ -1136,7 +1136,7 @@ def decode_LoyaltyCardListResponse(o: Any, _: Any = None) -> models.LoyaltyCardL
         return not_an_object(o, "LoyaltyCardListResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.LoyaltyCardListResponse = _new(models.LoyaltyCardListResponse)
-    m.loyaltycard = None if (v := g("loyaltycard")) is None else seq(v, decode_LoyaltyCard)
+    m.loyaltycard = [] if (v := g("loyaltycard")) is None else seq(v, decode_LoyaltyCard)
     return m
 
 
@@ -1290,7 +1290,7 @@ def decode_LoyaltyUserListResponse(o: Any, _: Any = None) -> models.LoyaltyUserL
     m.amount_of_users = (
         None if (v := g("amount_of_users")) is None else (v if v.__class__ is int else to_int(v))
     )
-    m.users = None if (v := g("users")) is None else seq(v, decode_LoyaltyUser)
+    m.users = [] if (v := g("users")) is None else seq(v, decode_LoyaltyUser)
     return m
 
 
@@ -1303,7 +1303,7 @@ def decode_LoyaltyUserSearchResponse(o: Any, _: Any = None) -> models.LoyaltyUse
     m.amount_of_users = (
         None if (v := g("amount_of_users")) is None else (v if v.__class__ is int else to_int(v))
     )
-    m.users = None if (v := g("users")) is None else seq(v, decode_LoyaltyUser)
+    m.users = [] if (v := g("users")) is None else seq(v, decode_LoyaltyUser)
     return m
 
 
@@ -1400,7 +1400,7 @@ def decode_SingleUseCreateManyResponse(o: Any, _: Any = None) -> models.SingleUs
         if (v := g("action")) is None
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
-    m.data = None if (v := g("data")) is None else seq(v, decode_SingleUseCode)
+    m.data = [] if (v := g("data")) is None else seq(v, decode_SingleUseCode)
     return m
 
 
@@ -1499,7 +1499,7 @@ def decode_SmsContactListResponse(o: Any, _: Any = None) -> models.SmsContactLis
     m.amount_of_contacts = (
         None if (v := g("amount_of_contacts")) is None else (v if v.__class__ is int else to_int(v))
     )
-    m.contact = None if (v := g("contact")) is None else seq(v, decode_SmsContact)
+    m.contact = [] if (v := g("contact")) is None else seq(v, decode_SmsContact)
     return m
 
 
@@ -1542,7 +1542,7 @@ def decode_SmsGroupListResponse(o: Any, _: Any = None) -> models.SmsGroupListRes
     m.amount_of_groups = (
         None if (v := g("amount_of_groups")) is None else (v if v.__class__ is int else to_int(v))
     )
-    m.group = None if (v := g("group")) is None else seq(v, decode_SmsGroup)
+    m.group = [] if (v := g("group")) is None else seq(v, decode_SmsGroup)
     return m
 
 
@@ -1763,7 +1763,7 @@ def decode_SubaccountListResponse(o: Any, _: Any = None) -> models.SubaccountLis
         if (v := g("amount_of_subaccounts")) is None
         else (v if v.__class__ is int else to_int(v))
     )
-    m.subaccounts = None if (v := g("subaccounts")) is None else seq(v, decode_Subaccount)
+    m.subaccounts = [] if (v := g("subaccounts")) is None else seq(v, decode_Subaccount)
     return m
 
 

@@ -40,7 +40,7 @@ class CategoryListResponse:
 
     amount_of_categories: int | None = None
     """Number of categories."""
-    category: list[Category] | None = None
+    category: list[Category] = attrs.field(factory=list)
     """The categories."""
 
 
@@ -50,7 +50,7 @@ class CategoryMainListResponse:
 
     amount_of_categories: int | None = None
     """Number of categories."""
-    category: list[Category] | None = None
+    category: list[Category] = attrs.field(factory=list)
     """The 3rd level categories."""
 
 
@@ -218,7 +218,7 @@ class CouponInfoResponse:
 class CouponListResponse:
     """Payload of v3 coupon/list."""
 
-    coupon_info: list[Coupon] | None = None
+    coupon_info: list[Coupon] = attrs.field(factory=list)
     """The coupons."""
 
 
@@ -280,7 +280,7 @@ class CouponSessionListResponse:
     """Coupon ID (cam_XXXXXX)."""
     page: int | None = None
     """Page returned."""
-    data: list[CouponSession] | None = None
+    data: list[CouponSession] = attrs.field(factory=list)
     """The sessions of this page."""
 
 
@@ -309,7 +309,7 @@ class CouponSessionSearchResponse:
 
     campaign: str | None = None
     """Coupon ID (cam_XXXXXX) searched in."""
-    data: list[CouponSession] | None = None
+    data: list[CouponSession] = attrs.field(factory=list)
     """The matching sessions."""
 
 
@@ -419,7 +419,7 @@ class DirectoryListResponse:
 
     amount_of_directories: int | None = None
     """Number of directories."""
-    directory: list[Directory] | None = None
+    directory: list[Directory] = attrs.field(factory=list)
     """The directories."""
 
 
@@ -486,7 +486,7 @@ class DirectoryUserListResponse:
     """Directory ID (dir_XXXXXX)."""
     amount_of_users: int | None = None
     """Number of users on this page."""
-    users: list[DirectoryUser] | None = None
+    users: list[DirectoryUser] = attrs.field(factory=list)
     """The registered users, newest first, at most 100."""
 
 
@@ -552,7 +552,7 @@ class EmailContactListResponse:
     """Group name."""
     amount_of_contacts: int | None = None
     """Number of contacts (a string on the wire)."""
-    contact: list[EmailContact] | None = None
+    contact: list[EmailContact] = attrs.field(factory=list)
     """The contacts."""
 
 
@@ -582,7 +582,7 @@ class EmailGroupListResponse:
 
     amount_of_groups: int | None = None
     """Number of groups."""
-    group: list[EmailGroup] | None = None
+    group: list[EmailGroup] = attrs.field(factory=list)
     """The groups."""
 
 
@@ -674,7 +674,7 @@ class LoyaltyCardInfoResponse:
 class LoyaltyCardListResponse:
     """Answer of v3 loyalty/list."""
 
-    loyaltycard: list[LoyaltyCard] | None = None
+    loyaltycard: list[LoyaltyCard] = attrs.field(factory=list)
     """The loyalty cards."""
 
 
@@ -762,7 +762,7 @@ class LoyaltyUserListResponse:
     """The loyalty card (one item)."""
     amount_of_users: int | None = None
     """Number of users (a string on the wire)."""
-    users: list[LoyaltyUser] | None = None
+    users: list[LoyaltyUser] = attrs.field(factory=list)
     """The users of the card."""
 
 
@@ -772,7 +772,7 @@ class LoyaltyUserSearchResponse:
 
     amount_of_users: int | None = None
     """Number of users found."""
-    users: list[LoyaltyUser] | None = None
+    users: list[LoyaltyUser] = attrs.field(factory=list)
     """The users that match."""
 
 
@@ -826,7 +826,7 @@ class SingleUseCreateManyResponse:
     """Coupon ID (cam_XXXXXX)."""
     action: str | None = None
     """Name of the action performed (multiple_single_use_codes_created)."""
-    data: list[SingleUseCode] | None = None
+    data: list[SingleUseCode] = attrs.field(factory=list)
     """The single-use URLs created."""
 
 
@@ -890,7 +890,7 @@ class SmsContactListResponse:
     """Group name."""
     amount_of_contacts: int | None = None
     """Number of contacts (a string on the wire)."""
-    contact: list[SmsContact] | None = None
+    contact: list[SmsContact] = attrs.field(factory=list)
     """The contacts."""
 
 
@@ -920,7 +920,7 @@ class SmsGroupListResponse:
 
     amount_of_groups: int | None = None
     """Number of groups."""
-    group: list[SmsGroup] | None = None
+    group: list[SmsGroup] = attrs.field(factory=list)
     """The groups."""
 
 
@@ -1044,7 +1044,7 @@ class SubaccountListResponse:
 
     amount_of_subaccounts: int | None = None
     """Number of subaccounts."""
-    subaccounts: list[Subaccount] | None = None
+    subaccounts: list[Subaccount] = attrs.field(factory=list)
     """The subaccounts."""
 
 
