@@ -35,6 +35,7 @@ import attrs
 
 from ._client import ENV_CLIENT_ID, ENV_CLIENT_SECRET
 from ._generated import models
+from ._validation import check_region
 from .bulk import FailedRow, ImportProgress, ImportReport, Row, read_rows, validate_wallet_row
 from .errors import CoupontoolsError, ValidationError
 
@@ -497,17 +498,17 @@ def _import_rows(path: Path) -> Iterator[Row]:
         yield row if len(data) == len(row.data) else Row(row.line, data)
 
 
-def _validate_row(row: Row) -> None:
+def _validate_row(row: Row, default_region: str | None = None) -> None:
     """Check one row as the import would, before sending (raises ValidationError)."""
-    validate_wallet_row(row)
+    validate_wallet_row(row, default_region=default_region)
 
 
-def _dry_run(path: Path, activity: _Activity) -> ImportReport:
+def _dry_run(path: Path, activity: _Activity, default_region: str | None = None) -> ImportReport:
     report = ImportReport()
     started = time.monotonic()
     for row in _import_rows(path):
         try:
-            _validate_row(row)
+            _validate_row(row, default_region)
         except ValidationError as exc:
             report.failed.append(FailedRow(row.line, str(exc), row.data))
         else:
@@ -867,7 +868,8 @@ def build_app() -> typer.Typer:
                 dir_okay=False,
                 readable=True,
                 help="CSV with a header line (or .jsonl) of user fields: first_name, last_name, "
-                "address, zip, city, phone (E.164), email, custom_1..custom_8. Columns of an "
+                "address, zip, city, phone (E.164, or national with --default-region), email, "
+                "custom_1..custom_8. Columns of an "
                 "export (id, code, stamps, ...) and `reason` are ignored.",
             ),
         ],
@@ -894,6 +896,14 @@ def build_app() -> typer.Typer:
                 help="Check every row locally and report what would fail; send nothing.",
             ),
         ] = False,
+        default_region: Annotated[
+            str | None,
+            typer.Option(
+                metavar="REGION",
+                help="Country of national phone numbers (BE: 0470 12 34 56 is +32470123456); "
+                "needs the phone extra.",
+            ),
+        ] = None,
     ) -> None:
         """Import users into a wallet card: batched, concurrent, exactly once, resumable.
 
@@ -903,12 +913,13 @@ def build_app() -> typer.Typer:
         opts = options(ctx)
         with _guard(opts):
             journal_path = None if dry_run else _journal_for(file, journal, resume)
+            region = None if default_region is None else check_region(default_region)
             total = _count_rows(file)
 
         async def work() -> ImportReport:
             with _Activity(f"importing {file.name}", total=total, unit="rows") as activity:
                 if dry_run:
-                    return _dry_run(file, activity)
+                    return _dry_run(file, activity, region)
                 async with _client(opts) as ct:
                     return await ct.wallet_users.import_users(
                         card,
@@ -917,6 +928,7 @@ def build_app() -> typer.Typer:
                         batch_size=batch_size,
                         journal=journal_path,
                         on_progress=activity.on_import,
+                        default_region=region,
                     )
 
         if journal_path is None:
