@@ -1348,7 +1348,9 @@ def _reader_left() -> int:
 def _usage_error(exc: Any) -> int:
     """A usage error as one line on stderr (typer draws a box of 4-5 lines)."""
     if type(exc).__name__ == "NoArgsIsHelpError":  # a group alone: its help
-        print(exc.format_message(), file=sys.stderr)
+        help_text = exc.format_message()  # empty when rich has already drawn it
+        if help_text.strip():
+            print(help_text, file=sys.stderr)
         return EXIT_USAGE
     ctx = getattr(exc, "ctx", None)
     hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
