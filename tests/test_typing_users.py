@@ -55,6 +55,33 @@ def first_coupon(event: CouponEvent | None) -> str:
     return "" if event is None else event.id
 """
 
+# A FastAPI app using the dependencies by the names README gives them.
+FASTAPI_PROGRAM = """\
+from fastapi import FastAPI
+
+from coupontools_async.fastapi import (
+    CoupontoolsClient,
+    VerifiedWebhookEvent,
+    WebhookEvent,
+    coupontools_lifespan,
+)
+from coupontools_async.webhooks import CouponEvent
+
+app = FastAPI(lifespan=coupontools_lifespan())
+
+
+@app.post("/webhooks")
+async def receive(event: WebhookEvent) -> dict[str, str]:
+    if isinstance(event, CouponEvent):
+        return {"session": event.session or ""}
+    return {"type": event.type}
+
+
+@app.post("/verified")
+async def verified(event: VerifiedWebhookEvent, ct: CoupontoolsClient) -> dict[str, str]:
+    return {"id": event.id, "client": type(ct).__name__}
+"""
+
 
 def run_mypy(directory: Path) -> subprocess.CompletedProcess[str]:
     """``mypy --strict`` as a user runs it: outside our repository, none of our config."""
@@ -93,6 +120,8 @@ def user_programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     files["events"].write_text(
         EVENTS_PROGRAM.format(names=",\n    ".join(EVENT_CLASSES)), encoding="utf-8"
     )
+    files["fastapi"] = directory / "fastapi_program.py"
+    files["fastapi"].write_text(FASTAPI_PROGRAM, encoding="utf-8")
     imports = []
     for module_name in PUBLIC_MODULES:
         names = importlib.import_module(module_name).__all__
@@ -135,6 +164,12 @@ def test_importing_event_classes_from_webhooks_passes_mypy_strict(
 ) -> None:
     assert "CouponEvent" in user_programs["events"].read_text(encoding="utf-8")
     assert errors_in(mypy_report, user_programs["events"]) == []
+
+
+def test_a_fastapi_app_using_the_documented_dependencies_passes_mypy_strict(
+    user_programs: dict[str, Path], mypy_report: str
+) -> None:
+    assert errors_in(mypy_report, user_programs["fastapi"]) == []
 
 
 def test_every_public_name_is_explicitly_exported(
