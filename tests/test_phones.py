@@ -266,3 +266,21 @@ def test_without_the_extra_a_client_region_is_refused_at_once_saying_what_to_ins
 def test_without_the_extra_an_import_region_is_refused_saying_what_to_install() -> None:
     with pytest.raises(ValidationError, match=r"coupontools-async\[phone\]"):
         normalize_e164("0470 12 34 56", default_region="BE")
+
+
+@pytest.mark.anyio
+async def test_a_refused_number_leaves_no_region_behind_for_the_next_call() -> None:
+    box = sandbox()
+    async with box.client(default_region="BE") as with_region, box.client() as without:
+        with pytest.raises(ValidationError, match="a local number of US"):
+            await with_region.wallet_users.create(CARD, first_name="Bob", phone="+1 555 0100")
+        with pytest.raises(ValidationError, match="international form"):
+            await without.wallet_users.create(CARD, first_name="Ann", phone="0470 12 34 56")
+    with pytest.raises(ValidationError, match="international form"):
+        normalize_e164("0470 12 34 56")
+
+
+def test_a_region_on_a_number_that_is_not_text_is_a_type_error() -> None:
+    with pytest.raises(ValidationError, match="expected a phone number string") as caught:
+        normalize_e164(470123456, default_region="BE")  # type: ignore[arg-type]
+    assert caught.value.rule == "type"
