@@ -199,7 +199,7 @@ def model_decoders(models_source: str) -> tuple[list[dict[str, Any]], list[str]]
             required = item.value is None
             if isinstance(item.value, ast.Call):
                 keywords = {k.arg: k.value for k in item.value.keywords}
-                required = "default" not in keywords
+                required = not {"default", "factory"} & set(keywords)
                 meta = keywords.get("metadata")
                 if isinstance(meta, ast.Dict):
                     for key, value in zip(meta.keys, meta.values, strict=True):
@@ -245,6 +245,8 @@ def _decode_expr(
         raise SpecError(f"no decoder for a field of type {annotation}")
     if optional:
         return f"None if (v := {get}) is None else {call}"
+    if not required:  # a list field with `default: []`: absent or null is empty
+        return f"[] if (v := {get}) is None else {call}"
     return f"{call.replace('(v', '((v := ' + get + ')', 1)}"
 
 

@@ -47,7 +47,7 @@ from ._transport import (
     RetryTransport,
     send_with_retries,
 )
-from ._validation import encode, prepare
+from ._validation import check_region, encode, prepare
 from .errors import APIConnectionError, APIError, APITimeoutError, ValidationError
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncClient", "RawResponse"]
@@ -194,6 +194,9 @@ class AsyncClient:
         on_retry: called (or awaited) with a ``RetryEvent`` before every retry.
         max_connections: the size of the connection pool; more concurrent calls than that
             wait their turn in the client (not in the pool, where waiting is costly).
+        default_region: the country of national phone numbers (``"BE"``): with the
+            ``phone`` extra, every phone argument is read by ``phonenumbers``,
+            ``0470 12 34 56`` sent as ``+32470123456`` and an invalid number refused.
 
     When the real API knows more than the spec: every method takes ``extra_body``,
     ``extra_query`` and ``extra_headers``; :meth:`request` calls any path;
@@ -233,6 +236,7 @@ class AsyncClient:
         retry: RetryPolicy | None = None,
         on_retry: OnRetry | None = None,
         max_connections: int = 100,
+        default_region: str | None = None,
     ) -> None:
         client_id = client_id if client_id is not None else os.environ.get(ENV_CLIENT_ID)
         client_secret = (
@@ -262,6 +266,8 @@ class AsyncClient:
             raise ValidationError(
                 "max_retries must be 0 or more", param="max_retries", rule="minimum"
             )
+        self.default_region = None if default_region is None else check_region(default_region)
+        """The region of national phone numbers (``"BE"``), or None: E.164 only."""
         self._credentials = _Credentials(client_id, client_secret)
         self.base_url = (base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL).rstrip("/")
         """The API root every path is joined to."""
@@ -485,7 +491,9 @@ class AsyncClient:
             path_values = {k: str(v) for k, v in (path or {}).items()}
             wire_body = body
         elif self._validate:
-            path_values, wire_body = prepare(operation, path=path, body=body)
+            path_values, wire_body = prepare(
+                operation, path=path, body=body, default_region=self.default_region
+            )
         else:
             path_values, wire_body = encode(operation, path=path, body=body)
         url_path = operation.path

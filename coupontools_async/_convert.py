@@ -163,13 +163,22 @@ def build_converter(*, generated_decoders: bool = True) -> Converter:
         )
         known = _wire_keys(cls)
         name = cls.__name__
+        # A list field with `default: []` in the spec: null on the wire is the empty list.
+        empty_lists = {
+            f.metadata.get("wire", f.name)
+            for f in attrs.fields(cls)
+            if f.default == attrs.Factory(list)
+        }
 
         def structure(value: Any, tp: Any) -> Any:
             if value.__class__ is not dict:
                 if value == [] or value == "":  # PHP's json_encode of an empty array
                     return None
                 raise DecodeError(f"expected an object for {name}, got {type(value).__name__}")
-            model = inner(value, tp)
+            wire = value
+            if empty_lists:
+                wire = {k: v for k, v in value.items() if v is not None or k not in empty_lists}
+            model = inner(wire, tp)
             if not value.keys() <= known:
                 object.__setattr__(model, "_extra_fields", extras(value, known, name))
             return model

@@ -343,11 +343,13 @@ class WalletUsers(WalletUsersResource):
         journal: str | os.PathLike[str] | None = None,
         on_progress: ProgressHook | None = None,
         key: str = "email",
+        default_region: str | None = None,
     ) -> ImportReport:
         """Import many users into a card: batched, bounded, exactly once, resumable.
 
         ``rows``: dicts or models, from any (async) iterable, or a streaming reader such
         as ``coupontools_async.bulk.read_csv(path)``. See :mod:`coupontools_async.bulk`.
+        ``default_region="BE"`` reads the file's national phone numbers as Belgian.
         """
         from .bulk import import_wallet_users
 
@@ -360,6 +362,7 @@ class WalletUsers(WalletUsersResource):
             journal=journal,
             on_progress=on_progress,
             key=key,
+            default_region=default_region,
         )
 
 
@@ -374,8 +377,12 @@ class LoyaltyUsers(LoyaltyUsersResource):
         concurrency: int = 8,
         journal: str | os.PathLike[str] | None = None,
         on_progress: ProgressHook | None = None,
+        default_region: str | None = None,
     ) -> ImportReport:
-        """Create and link one user per row, exactly once; see :mod:`coupontools_async.bulk`."""
+        """Create and link one user per row, exactly once; see :mod:`coupontools_async.bulk`.
+
+        ``default_region="BE"`` reads the rows' national phone numbers as Belgian.
+        """
         from .bulk import import_loyalty_users
 
         return await import_loyalty_users(
@@ -385,6 +392,7 @@ class LoyaltyUsers(LoyaltyUsersResource):
             concurrency=concurrency,
             journal=journal,
             on_progress=on_progress,
+            default_region=default_region,
         )
 
 

@@ -18,8 +18,11 @@ import enum
 import functools
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, timezone
+from types import ModuleType
 from typing import Any
 
 import attrs
@@ -30,7 +33,7 @@ from ._generated._runtime import Operation, Param
 from ._generated.rules import MODEL_PARAMS
 from .errors import ValidationError
 
-__all__ = ["encode", "normalize_e164", "prepare", "prepare_item"]
+__all__ = ["check_region", "encode", "normalize_e164", "phone_region", "prepare", "prepare_item"]
 
 _MAX_SHOWN = 60
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -54,7 +57,11 @@ _TYPE_NAMES = {
 
 
 def prepare(
-    op: Operation[Any], *, path: Mapping[str, Any] | None = None, body: Any = None
+    op: Operation[Any],
+    *,
+    path: Mapping[str, Any] | None = None,
+    body: Any = None,
+    default_region: str | None = None,
 ) -> tuple[dict[str, str], Any]:
     """Validate one call of ``op`` and return ``(path values, wire body)``.
 
@@ -74,7 +81,13 @@ def prepare(
         ValidationError: a value breaks a documented rule; ``.param`` names it and
             ``.rule`` says which rule (``required``, ``unknown``, ``type``, ``enum``,
             ``max_length``, ``pattern``, ``e164``, ``require_one_of``, ...).
+
+    ``default_region`` (``"BE"``, checked by :func:`check_region`): phone numbers are
+    read with ``phonenumbers``, national ones as numbers of that region.
     """
+    if default_region is not None:
+        with phone_region(default_region):
+            return prepare(op, path=path, body=body)
     rules = _op_rules(op)
     path_values = _check_path(rules, path) if rules.path_params or path else {}
     if body is None:
@@ -114,21 +127,32 @@ def encode(
     return path_values, _encode_any(body)
 
 
-def prepare_item(model_name: str, item: Any) -> dict[str, Any]:
+def prepare_item(
+    model_name: str, item: Any, *, default_region: str | None = None
+) -> dict[str, Any]:
     """Validate one request model (``"WalletUserInput"``), given as model or mapping.
 
     Returns its wire dict, with formats applied, as a bulk create sends it; raises
     :class:`~coupontools_async.errors.ValidationError` naming the field.
+    ``default_region`` as for :func:`prepare`.
     """
+    if default_region is not None:
+        with phone_region(default_region):
+            return prepare_item(model_name, item)
     return _check_object(_model_rules_by_name(model_name), item, "", model_name)
 
 
-def normalize_e164(value: str, *, param: str | None = None) -> str:
+def normalize_e164(
+    value: str, *, param: str | None = None, default_region: str | None = None
+) -> str:
     """A phone number in E.164 (``+447911123456``), from a loosely written one.
 
     Spaces, dashes, dots, parentheses and a ``(0)`` trunk prefix are removed and a
-    leading ``00`` becomes ``+``. A national number (no ``+`` or ``00``) is refused:
-    only the caller knows its country. Raises ``ValidationError`` (rule ``e164``).
+    leading ``00`` becomes ``+``. Without ``default_region`` a national number (no ``+``
+    or ``00``) is refused: only the caller knows its country. With it (``"BE"``, needs
+    the ``phone`` extra), ``phonenumbers`` reads the number: ``0470 12 34 56`` is
+    ``+32470123456``, and a number no country has (``+1 555 0100``) is refused with the
+    reason. Raises ``ValidationError`` (rule ``e164``).
     """
     given: object = value  # callers outside mypy's reach pass ints from spreadsheets
     if not isinstance(given, str):
@@ -137,7 +161,45 @@ def normalize_e164(value: str, *, param: str | None = None) -> str:
             param=param,
             rule="type",
         )
+    if default_region is not None:
+        with phone_region(default_region):
+            return _e164(given, param)
     return _e164(given, param)
+
+
+def check_region(region: str) -> str:
+    """``region`` as a ``default_region``: a region ``phonenumbers`` knows, upper case.
+
+    Raises ``ValidationError`` (param ``default_region``) when it is not one, or when
+    the ``phone`` extra is not installed.
+    """
+    given: object = region
+    if not isinstance(given, str):
+        raise _type_error("default_region", "a region code string such as 'BE'", given)
+    phonenumbers = _phonenumbers("default_region")
+    code = given.strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(
+            f"default_region: {given[:_MAX_SHOWN]!r} is not a region code "
+            "(two letters, ISO 3166: 'BE', 'FR', 'US', 'GB')",
+            param="default_region",
+            rule="enum",
+        )
+    return code
+
+
+@contextmanager
+def phone_region(region: str | None) -> Iterator[None]:
+    """Within the block, phone numbers are read with ``phonenumbers`` for ``region``.
+
+    A context variable rather than an argument of every check: the region is one
+    setting of the whole call (or import), not of a parameter.
+    """
+    token = _REGION.set(None if region is None else check_region(region))
+    try:
+        yield
+    finally:
+        _REGION.reset(token)
 
 
 # ------------------------------------------------------------------ per-operation rules
@@ -522,17 +584,88 @@ def _encode_any(value: Any) -> Any:
 # ----------------------------------------------------------------------- formats
 
 
+_REGION: ContextVar[str | None] = ContextVar("coupontools_phone_region", default=None)
+_PHONE_EXTRA = "pip install 'coupontools-async[phone]'"
+_PHONE_TEXT = re.compile(r"\+?[0-9]*")
+_PARSE_CODE = re.compile(r"^\(\d+\)\s*|\.$")  # "(0) Could not interpret ... sign."
+# Why phonenumbers finds a number impossible, by its ValidationResult value
+# (IS_POSSIBLE, INVALID_COUNTRY_CODE, TOO_SHORT, TOO_LONG, IS_POSSIBLE_LOCAL_ONLY,
+# INVALID_LENGTH).
+_IMPOSSIBLE = {
+    0: "no number of {region} has this form",
+    1: "no country has the calling code +{code}",
+    2: "too short for a number of {region}",
+    3: "too long for a number of {region}",
+    4: "a local number of {region}, without its area code",
+    5: "no number of {region} has this length",
+}
+
+
+def _phonenumbers(param: str | None) -> ModuleType:
+    try:
+        import phonenumbers
+    except ImportError:
+        raise ValidationError(
+            _msg(param, f"a default_region needs the phonenumbers package: {_PHONE_EXTRA}"),
+            param=param,
+            rule="e164",
+        ) from None
+    return phonenumbers
+
+
+def _e164_for_region(value: str, text: str, name: str | None, region: str) -> str:
+    phonenumbers = _phonenumbers(name)
+    shown = _shown(name or "phone", value)
+    if _PHONE_TEXT.fullmatch(text) is None:  # letters, extensions: phonenumbers would guess
+        raise ValidationError(
+            _msg(name, f"{shown} is not a phone number: only digits, + and separators"),
+            param=name,
+            rule="e164",
+        )
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(
+            _msg(name, f"{shown} is not a phone number ({_PARSE_CODE.sub('', str(exc))})"),
+            param=name,
+            rule="e164",
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        code = number.country_code
+        where = phonenumbers.region_code_for_country_code(code)
+        where = f"+{code}" if where == "ZZ" else f"{where} (+{code})"
+        result = int(phonenumbers.is_possible_number_with_reason(number))
+        reason = _IMPOSSIBLE.get(result, _IMPOSSIBLE[0]).format(region=where, code=code)
+        raise ValidationError(
+            _msg(name, f"{shown} is not a valid phone number: {reason}"),
+            param=name,
+            rule="e164",
+        )
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def _national_hint() -> str:
+    try:
+        import phonenumbers  # noqa: F401
+    except ImportError:
+        return f"; for national numbers, {_PHONE_EXTRA} and pass default_region='BE' (your country)"
+    return "; for national numbers, pass default_region='BE' (your country)"
+
+
 def _e164(value: str, name: str | None) -> str:
     text = _PHONE_SEPARATORS.sub("", _TRUNK_ZERO.sub("", value))
     if text.startswith("00"):
         text = "+" + text[2:]
+    region = _REGION.get()
+    if region is not None:
+        return _e164_for_region(value, text, name, region)
     if not text.startswith("+"):
         raise ValidationError(
             _msg(
                 name,
                 f"{_shown(name or 'phone', value)} needs the international form: + (or 00) "
                 "and the country code, without the national leading 0 "
-                "(the UK number '07911 123456' is '+447911123456')",
+                "(the UK number '07911 123456' is '+447911123456')" + _national_hint(),
             ),
             param=name,
             rule="e164",

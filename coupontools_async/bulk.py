@@ -49,7 +49,7 @@ import attrs
 from ._convert import unstructure
 from ._generated import OPERATIONS
 from ._transport import RetryEvent
-from ._validation import prepare_item
+from ._validation import check_region, prepare_item
 from .errors import (
     APIConnectionError,
     APIError,
@@ -174,12 +174,12 @@ def check_readable(row: Row) -> dict[str, Any]:
     return data
 
 
-def validate_wallet_row(row: Row) -> dict[str, Any]:
+def validate_wallet_row(row: Row, *, default_region: str | None = None) -> dict[str, Any]:
     """Check one row exactly as :func:`import_wallet_users` does before sending it.
 
     Returns the wire fields it would send; raises ValidationError naming the field.
     """
-    return prepare_item(WALLET_MODEL, check_readable(row))
+    return prepare_item(WALLET_MODEL, check_readable(row), default_region=default_region)
 
 
 def _as_row(item: Any, number: int) -> Row:
@@ -509,6 +509,13 @@ class _Importer:
                     self.gate.hold(exc.retry_after or 1.0)
 
 
+def _import_region(client: AsyncClient, default_region: str | None) -> str | None:
+    """The import's phone region, checked before the first row is read."""
+    if default_region is None:
+        return client.default_region
+    return check_region(default_region)
+
+
 def _public(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if not k.startswith("__")}
 
@@ -526,14 +533,17 @@ async def import_wallet_users(
     journal: str | os.PathLike[str] | None = None,
     on_progress: ProgressHook | None = None,
     key: str = "email",
+    default_region: str | None = None,
 ) -> ImportReport:
     """Import rows into wallet card ``card_id`` with the v4 bulk endpoint, exactly once.
 
     See the module docstring for the guarantees. ``key`` is the field that identifies a
     user when checking what an ambiguous failure created (default ``email``); a row
     without it that meets an ambiguous failure fails with that reason rather than risk a
-    duplicate.
+    duplicate. ``default_region`` (``"BE"``, default: the client's) is the country of
+    the file's national phone numbers (the ``phone`` extra).
     """
+    region = _import_region(client, default_region)
     importer = _Importer(
         client,
         scope=f"wallet:{card_id}",
@@ -542,7 +552,7 @@ async def import_wallet_users(
         journal=journal,
         on_progress=on_progress,
         key=key,
-        validate=lambda data: prepare_item(WALLET_MODEL, data),
+        validate=lambda data: prepare_item(WALLET_MODEL, data, default_region=region),
     )
 
     async def send(batch: list[_Pending]) -> None:
@@ -656,14 +666,18 @@ async def import_loyalty_users(
     concurrency: int = 8,
     journal: str | os.PathLike[str] | None = None,
     on_progress: ProgressHook | None = None,
+    default_region: str | None = None,
 ) -> ImportReport:
     """Import rows as v3 web loyalty users of ``loyaltycard``: create each, then link it.
 
     One create per row (v3 has no bulk endpoint). A create whose answer was lost is
     resolved by the account's unique email: sending it again answers 304 "Email already
     exists", and the user is then found on the card, or linked after a search.
+    ``default_region`` as for :func:`import_wallet_users`.
     """
     from ._generated import OPERATIONS
+
+    region = _import_region(client, default_region)
 
     create_op = OPERATIONS["loyalty_users_create"]
     fields = {p.wire for p in create_op.params if p.location == "body"}
@@ -678,7 +692,7 @@ async def import_loyalty_users(
             )
         from ._validation import prepare
 
-        _, wire = prepare(create_op, body=data)
+        _, wire = prepare(create_op, body=data, default_region=region)
         return dict(wire or {})
 
     importer = _Importer(

@@ -16,14 +16,16 @@ are one line; ``--debug`` adds the traceback and the client's DEBUG log.
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import logging
 import os
+import socket
 import sys
 import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
@@ -35,14 +37,17 @@ import attrs
 
 from ._client import ENV_CLIENT_ID, ENV_CLIENT_SECRET
 from ._generated import models
+from ._validation import check_region
 from .bulk import FailedRow, ImportProgress, ImportReport, Row, read_rows, validate_wallet_row
 from .errors import CoupontoolsError, ValidationError
 
 try:
+    import rich
     import typer
+    from typer.core import TyperCommand, TyperGroup
 
-    HAVE_TYPER = True
-except ImportError:  # pragma: no cover - depends on the install
+    HAVE_TYPER = bool(rich)
+except ImportError:  # without the cli extra: main() says what to install
     HAVE_TYPER = False
 
 if TYPE_CHECKING:
@@ -113,6 +118,55 @@ class _Options:
     debug: bool = False
 
 
+# ------------------------------------------------------------------------ help texts
+
+if HAVE_TYPER:
+
+    def _readable(params: list[Any]) -> list[Any]:
+        for param in params:
+            if getattr(param, "is_flag", False) and not getattr(param, "count", False):
+                param.metavar = ""  # a flag takes no value: no "<bool>" label
+        return params
+
+    def _usage(command: Any, ctx: Any) -> list[str]:
+        """``[OPTIONS] CARD FILE``: argument names as given, ``[X]`` when optional."""
+        pieces = [command.options_metavar] if command.options_metavar else []
+        for param in command.get_params(ctx):
+            if param.param_type_name != "argument":
+                continue
+            name = param.metavar or param.name.upper()
+            name = name if param.required else f"[{name}]"
+            pieces.append(name + ("..." if param.nargs != 1 else ""))
+        return pieces
+
+    class _Command(TyperCommand):
+        """A command whose help has no ``<bool>`` on flags and no ``{CARD}`` in usage."""
+
+        def get_params(self, ctx: Any) -> list[Any]:
+            return _readable(super().get_params(ctx))
+
+        def collect_usage_pieces(self, ctx: Any) -> list[str]:
+            return _usage(self, ctx)
+
+    class _Group(TyperGroup):
+        """A group whose help has no ``<bool>`` on flags."""
+
+        def get_params(self, ctx: Any) -> list[Any]:
+            return _readable(super().get_params(ctx))
+
+    def _group(help: str) -> typer.Typer:
+        return typer.Typer(cls=_Group, help=help, no_args_is_help=True)
+
+    def _use_readable_commands(app: typer.Typer) -> None:
+        """Every command of ``app`` and its groups gets :class:`_Command`'s help."""
+        for info in app.registered_commands:
+            if info.cls is None or info.cls is TyperCommand:  # not one chosen on purpose
+                info.cls = _Command
+        for group in app.registered_groups:
+            if group.typer_instance is not None:
+                _use_readable_commands(group.typer_instance)
+
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -158,8 +212,7 @@ def _guard(opts: _Options, *, interrupted: str | None = None) -> Iterator[None]:
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except Exception as exc:
         if isinstance(_leaf(exc), BrokenPipeError):  # `... | head`: the reader left
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise typer.Exit(EXIT_FAILED) from None
+            raise typer.Exit(_reader_left()) from None
         if opts.debug:
             traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
         code, message = _describe(_leaf(exc), opts.debug)
@@ -409,24 +462,42 @@ class _Activity:
             TimeElapsedColumn,
             TimeRemainingColumn,
         )
+        from rich.table import Column
+
+        def whole() -> Column:  # numbers are never cut ("8710/200…" misreads as done)
+            return Column(no_wrap=True)
 
         console = _stderr()
+        # On a narrow terminal the file name and the bar give way, never the numbers:
+        # they share what the fixed columns leave (the name twice the bar's share).
         columns: list[ProgressColumn | str] = [
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            TextColumn(
+                "{task.description}",
+                table_column=Column(no_wrap=True, overflow="ellipsis", ratio=2, min_width=8),
+            ),
         ]
         if total is not None:
-            columns += [BarColumn(), MofNCompleteColumn()]
+            columns += [
+                BarColumn(bar_width=None, table_column=Column(ratio=1, min_width=5, max_width=40)),
+                MofNCompleteColumn(table_column=whole()),
+            ]
         else:
-            columns.append(TextColumn("{task.completed:,.0f}"))
+            columns.append(TextColumn("{task.completed:,.0f}", table_column=whole()))
         columns += [
-            TextColumn(f"{unit} · {{task.fields[rate]:,.0f}} {unit}/s"),
-            TimeRemainingColumn() if total is not None else TimeElapsedColumn(),
-            TextColumn("{task.fields[extra]}"),
+            TextColumn(f"{unit} · {{task.fields[rate]:,.0f}} {unit}/s", table_column=whole()),
+            TimeRemainingColumn(table_column=whole())
+            if total is not None
+            else TimeElapsedColumn(table_column=whole()),
+            TextColumn("{task.fields[extra]}", table_column=whole()),
         ]
         self.unit = unit
         self.progress: Progress = Progress(
-            *columns, console=console, disable=not console.is_terminal, transient=False
+            *columns,
+            console=console,
+            disable=not console.is_terminal,
+            transient=False,
+            expand=True,
         )
         self.task: TaskID = self.progress.add_task(description, total=total, rate=0.0, extra="")
         self.started = time.monotonic()
@@ -497,17 +568,17 @@ def _import_rows(path: Path) -> Iterator[Row]:
         yield row if len(data) == len(row.data) else Row(row.line, data)
 
 
-def _validate_row(row: Row) -> None:
+def _validate_row(row: Row, default_region: str | None = None) -> None:
     """Check one row as the import would, before sending (raises ValidationError)."""
-    validate_wallet_row(row)
+    validate_wallet_row(row, default_region=default_region)
 
 
-def _dry_run(path: Path, activity: _Activity) -> ImportReport:
+def _dry_run(path: Path, activity: _Activity, default_region: str | None = None) -> ImportReport:
     report = ImportReport()
     started = time.monotonic()
     for row in _import_rows(path):
         try:
-            _validate_row(row)
+            _validate_row(row, default_region)
         except ValidationError as exc:
             report.failed.append(FailedRow(row.line, str(exc), row.data))
         else:
@@ -778,6 +849,7 @@ def _print_demo(result: _DemoResult, output: Path | None) -> None:
 def build_app() -> typer.Typer:
     """The typer application (built on demand so the library imports without typer)."""
     app = typer.Typer(
+        cls=_Group,
         name="coupontools",
         help=(
             "Coupontools API from the command line: imports, exports, webhooks, sandbox.\n\n"
@@ -852,7 +924,7 @@ def build_app() -> typer.Typer:
 
     # ---------------------------------------------------------- wallet users
 
-    wallet_users = typer.Typer(help="Users of wallet (v4) loyalty cards.", no_args_is_help=True)
+    wallet_users = _group("Users of wallet (v4) loyalty cards.")
     app.add_typer(wallet_users, name="wallet-users")
 
     @wallet_users.command("import")
@@ -867,7 +939,8 @@ def build_app() -> typer.Typer:
                 dir_okay=False,
                 readable=True,
                 help="CSV with a header line (or .jsonl) of user fields: first_name, last_name, "
-                "address, zip, city, phone (E.164), email, custom_1..custom_8. Columns of an "
+                "address, zip, city, phone (E.164, or national with --default-region), email, "
+                "custom_1..custom_8. Columns of an "
                 "export (id, code, stamps, ...) and `reason` are ignored.",
             ),
         ],
@@ -894,6 +967,14 @@ def build_app() -> typer.Typer:
                 help="Check every row locally and report what would fail; send nothing.",
             ),
         ] = False,
+        default_region: Annotated[
+            str | None,
+            typer.Option(
+                metavar="REGION",
+                help="Country of national phone numbers (BE: 0470 12 34 56 is +32470123456); "
+                "needs the phone extra.",
+            ),
+        ] = None,
     ) -> None:
         """Import users into a wallet card: batched, concurrent, exactly once, resumable.
 
@@ -903,12 +984,13 @@ def build_app() -> typer.Typer:
         opts = options(ctx)
         with _guard(opts):
             journal_path = None if dry_run else _journal_for(file, journal, resume)
+            region = None if default_region is None else check_region(default_region)
             total = _count_rows(file)
 
         async def work() -> ImportReport:
             with _Activity(f"importing {file.name}", total=total, unit="rows") as activity:
                 if dry_run:
-                    return _dry_run(file, activity)
+                    return _dry_run(file, activity, region)
                 async with _client(opts) as ct:
                     return await ct.wallet_users.import_users(
                         card,
@@ -917,6 +999,7 @@ def build_app() -> typer.Typer:
                         batch_size=batch_size,
                         journal=journal_path,
                         on_progress=activity.on_import,
+                        default_region=region,
                     )
 
         if journal_path is None:
@@ -980,7 +1063,7 @@ def build_app() -> typer.Typer:
 
     # ---------------------------------------------------------- wallet cards
 
-    wallet_cards = typer.Typer(help="Wallet (v4) loyalty cards.", no_args_is_help=True)
+    wallet_cards = _group("Wallet (v4) loyalty cards.")
     app.add_typer(wallet_cards, name="wallet-cards")
 
     @wallet_cards.command("list")
@@ -1030,7 +1113,7 @@ def build_app() -> typer.Typer:
 
     # --------------------------------------------------------------- coupons
 
-    coupons = typer.Typer(help="Coupons (v3 campaigns).", no_args_is_help=True)
+    coupons = _group("Coupons (v3 campaigns).")
     app.add_typer(coupons, name="coupons")
 
     @coupons.command("list")
@@ -1057,7 +1140,7 @@ def build_app() -> typer.Typer:
 
     # -------------------------------------------------------------- sessions
 
-    sessions = typer.Typer(help="Coupon sessions (v3).", no_args_is_help=True)
+    sessions = _group("Coupon sessions (v3).")
     app.add_typer(sessions, name="sessions")
 
     @sessions.command("export")
@@ -1110,7 +1193,7 @@ def build_app() -> typer.Typer:
 
     # -------------------------------------------------------------- webhooks
 
-    webhooks = typer.Typer(help="Webhook payloads and their verification.", no_args_is_help=True)
+    webhooks = _group("Webhook payloads and their verification.")
     app.add_typer(webhooks, name="webhooks")
 
     @webhooks.command("parse")
@@ -1166,16 +1249,18 @@ def build_app() -> typer.Typer:
 
     # --------------------------------------------------------------- sandbox
 
-    sandbox_app = typer.Typer(help="A local Coupontools for tests and demos.", no_args_is_help=True)
+    sandbox_app = _group("A local Coupontools for tests and demos.")
     app.add_typer(sandbox_app, name="sandbox")
 
     @sandbox_app.command("serve")
     def sandbox_serve(
         host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+        port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
         seed: Annotated[int, typer.Option(help="Seed of the data and the faults.")] = 0,
         sessions: Annotated[int, typer.Option(help="Coupon sessions to seed.")] = 2000,
-        empty: Annotated[bool, typer.Option(help="Start with an empty account.")] = False,
+        empty: Annotated[
+            bool, typer.Option("--empty", help="Start with an empty account.")
+        ] = False,
         client_id: Annotated[str, typer.Option(help="Client id it accepts.")] = "sandbox-client-id",
         client_secret: Annotated[
             str, typer.Option(help="Client secret it accepts.")
@@ -1186,14 +1271,24 @@ def build_app() -> typer.Typer:
         ] = "500,503,429",
         latency: Annotated[float, typer.Option(help="Seconds added to every answer.")] = 0.0,
         session_page_size: Annotated[
-            int, typer.Option(help="Sessions per page (default: 100, as the live API pages).")
-        ] = 0,
+            int | None,
+            typer.Option(min=1, help="Sessions per page (default: 100, as the live API pages)."),
+        ] = None,
     ) -> None:
         """Serve a stateful Coupontools sandbox on a port (needs the server extra: uvicorn).
 
         Point the command at it with --base-url http://HOST:PORT and
         COUPONTOOLS_CLIENT_ID=sandbox-client-id COUPONTOOLS_CLIENT_SECRET=sandbox-client-secret.
         """
+        try:
+            import uvicorn  # noqa: F401
+        except ImportError:
+            _error("sandbox serve needs the server extra: pip install 'coupontools-async[server]'")
+            raise typer.Exit(EXIT_USAGE) from None
+        problem = _cannot_listen(host, port)
+        if problem is not None:  # before the banner, which would say it is serving
+            _error(f"cannot listen on {host}:{port}: {problem}")
+            raise typer.Exit(EXIT_USAGE)
         from .sandbox._serve import serve
 
         serve(
@@ -1207,10 +1302,31 @@ def build_app() -> typer.Typer:
             fault_rate=fault_rate,
             fault_kinds=[k.strip() for k in fault_kinds.split(",") if k.strip()],
             latency=latency,
-            session_page_size=session_page_size or None,
+            session_page_size=session_page_size,
         )
 
+    _use_readable_commands(app)
     return app
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (taken, not an address here), or None.
+
+    Bound as uvicorn binds (SO_REUSEADDR), so a port it could use is not refused.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError, OverflowError) as exc:
+        return f"{host!r} is not an address of this machine ({exc})"
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "the port is taken (choose another with --port)"
+            return exc.strerror or str(exc)
+    return None
 
 
 def _missing_extra() -> int:
@@ -1221,16 +1337,54 @@ def _missing_extra() -> int:
     return EXIT_USAGE
 
 
+def _reader_left() -> int:
+    """``coupontools ... | head``: the reader has all it wanted. Exit 0 quietly, like
+    other Unix tools, and send what is still buffered nowhere (not as an error at exit)."""
+    with suppress(OSError, ValueError):  # ValueError: stdout is not a file (captured)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _usage_error(exc: Any) -> int:
+    """A usage error as one line on stderr (typer draws a box of 4-5 lines)."""
+    if type(exc).__name__ == "NoArgsIsHelpError":  # a group alone: its help
+        help_text = exc.format_message()  # empty when rich has already drawn it
+        if help_text.strip():
+            print(help_text, file=sys.stderr)
+        return EXIT_USAGE
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    _error(_one_line(exc.format_message()) + hint)
+    return int(getattr(exc, "exit_code", EXIT_USAGE))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``coupontools`` command."""
-    if not HAVE_TYPER:  # pragma: no cover - depends on the install
+    if not HAVE_TYPER:
         return _missing_extra()
+    from typer.main import get_command
+
     args = sys.argv[1:] if argv is None else argv
-    app = build_app()
+    command = get_command(build_app())
+    # Not standalone: usage errors and a closed pipe come here, to be told as we do.
+    # ClickException lives in click, or in typer._click for typers that vendor click.
+    click_error: type[Exception] = next(
+        cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException"
+    )
     try:
-        app(args=args, prog_name="coupontools", standalone_mode=True)
+        code = command.main(args=args, prog_name="coupontools", standalone_mode=False)
+    except click_error as exc:
+        return _usage_error(exc)
+    except typer.Abort:
+        _error("aborted")
+        return EXIT_FAILED
+    except BrokenPipeError:
+        return _reader_left()
     except SystemExit as exc:
-        return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_FAILED
+        if isinstance(exc.code, str):
+            _error(exc.code)
+            return EXIT_FAILED
+        return int(exc.code or 0)
     except Exception as exc:  # pragma: no cover - commands report their own errors
         debug = "--debug" in args
         if debug:
@@ -1238,7 +1392,11 @@ def main(argv: list[str] | None = None) -> int:
         code, message = _describe(_leaf(exc), debug)
         _error(message)
         return code
-    return 0
+    try:
+        sys.stdout.flush()  # a closed pipe shows here when the last write was buffered
+    except BrokenPipeError:
+        return _reader_left()
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

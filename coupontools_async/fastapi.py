@@ -6,7 +6,7 @@ Needs the ``fastapi`` extra: ``pip install 'coupontools-async[fastapi]'``.
 
     from fastapi import FastAPI
     from coupontools_async.fastapi import (
-        CoupontoolsClient, VerifiedWebhookEvent, coupontools_lifespan,
+        CoupontoolsClient, VerifiedWebhookEvent, WebhookEvent, coupontools_lifespan,
     )
 
     app = FastAPI(lifespan=coupontools_lifespan())     # COUPONTOOLS_CLIENT_ID / _SECRET
@@ -19,6 +19,15 @@ Needs the ``fastapi`` extra: ``pip install 'coupontools-async[fastapi]'``.
     async def receive(event: VerifiedWebhookEvent) -> dict[str, str]:
         ...                                             # a genuine, parsed event
         return {"status": "ok"}
+
+    @app.post("/webhooks/unverified")
+    async def receive_unverified(event: WebhookEvent) -> dict[str, str]:
+        ...                                             # parsed, not asked about
+        return {"status": "ok"}
+
+The names here are dependencies: ``WebhookEvent`` and ``VerifiedWebhookEvent`` are
+``Annotated`` types that make FastAPI parse (and verify) the body. The plain union of
+the event models, for your own annotations, is ``coupontools_async.webhooks.WebhookEvent``.
 
 The client is created when the app starts and closed when it stops; every request gets
 that same client (it is safe to share between tasks).
@@ -41,7 +50,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ._client import AsyncClient
 from .errors import APIConnectionError, APIError, WebhookError
-from .webhooks import WebhookEvent, parse_with_raw
+from .webhooks import WebhookEvent as _Event
+from .webhooks import parse_with_raw
 from .webhooks import verify as verify_event
 
 __all__ = [
@@ -51,6 +61,7 @@ __all__ = [
     "ClientFactory",
     "CoupontoolsClient",
     "VerifiedWebhookEvent",
+    "WebhookEvent",
     "WebhookEventDep",
     "coupontools_lifespan",
     "get_client",
@@ -142,10 +153,11 @@ CoupontoolsClient = Annotated[AsyncClient, Depends(get_client)]
 
 def webhook_event(
     *, verify: bool = False, max_body_size: int = DEFAULT_MAX_BODY
-) -> Callable[[Request], Awaitable[WebhookEvent]]:
+) -> Callable[[Request], Awaitable[_Event]]:
     """A dependency giving the request's webhook, parsed into its typed event.
 
-    ``event: Annotated[WebhookEvent, Depends(webhook_event(verify=True))]``.
+    ``event: Annotated[webhooks.WebhookEvent, Depends(webhook_event(max_body_size=4096))]``
+    (:data:`WebhookEvent` and :data:`VerifiedWebhookEvent` are the two usual ones).
 
     Answers (instead of calling the endpoint):
 
@@ -159,7 +171,7 @@ def webhook_event(
     The decoded payload (a dict) is also left on ``request.state.coupontools_webhook_raw``.
     """
 
-    async def dependency(request: Request) -> WebhookEvent:
+    async def dependency(request: Request) -> _Event:
         too_large = f"more than {max_body_size} bytes"
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_body_size:
@@ -199,8 +211,15 @@ def _refuse(status: int, error: str, message: str) -> HTTPException:
     return HTTPException(status_code=status, detail={"error": error, "message": message})
 
 
-WebhookEventDep = Annotated[WebhookEvent, Depends(webhook_event())]
-"""An endpoint parameter annotated with this receives the parsed (not verified) webhook."""
+WebhookEvent = Annotated[_Event, Depends(webhook_event())]
+"""An endpoint parameter annotated with this receives the parsed (not verified) webhook.
 
-VerifiedWebhookEvent = Annotated[WebhookEvent, Depends(webhook_event(verify=True))]
+The same name as the union type :data:`coupontools_async.webhooks.WebhookEvent` on
+purpose: imported from here it is the dependency, so a route using it works.
+"""
+
+VerifiedWebhookEvent = Annotated[_Event, Depends(webhook_event(verify=True))]
 """An endpoint parameter annotated with this receives the parsed webhook, verified with the API."""
+
+WebhookEventDep = WebhookEvent
+"""The first name of :data:`WebhookEvent`, kept so code written with it still runs."""

@@ -53,10 +53,20 @@ from .errors import NotFoundError, WebhookError
 if TYPE_CHECKING:
     from ._client import AsyncClient
 
+# The event models are defined in models and re-exported here, listed so that
+# `from coupontools_async.webhooks import CouponEvent` passes `mypy --strict`.
 __all__ = [
     "EVENT_MODELS",
+    "CouponCreatedEvent",
+    "CouponEvent",
+    "DirectoryRegistrationEvent",
+    "LandingPageSubmissionEvent",
+    "LoyaltyCompleteEvent",
+    "SubaccountCreatedEvent",
     "UnknownEvent",
+    "WalletUserCreatedEvent",
     "WebhookEvent",
+    "WebhookVerification",
     "event_model",
     "is_verifiable",
     "parse",

@@ -117,7 +117,7 @@ CASES = [
         lambda ct: ct.sessions.list(campaign="cam_123"),
         "/v3/campaign/data",
         EMPTY_PAGE,
-        {"amount_of_results": 0, "data": None},
+        {"amount_of_results": 0, "data": []},
     ),
     Case(
         "subaccount_create_answers_an_object_with_ID",

@@ -152,7 +152,7 @@ def decode_CategoryListResponse(o: Any, _: Any = None) -> models.CategoryListRes
         if (v := g("amount_of_categories")) is None
         else (v if v.__class__ is int else to_int(v))
     )
-    m.category = None if (v := g("category")) is None else model_seq(v, decode_Category, "Category")
+    m.category = [] if (v := g("category")) is None else model_seq(v, decode_Category, "Category")
     if not _ALL_KNOWN_CategoryListResponse(o):
         x = extras(o, _KNOWN_CategoryListResponse, "CategoryListResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -174,7 +174,7 @@ def decode_CategoryMainListResponse(o: Any, _: Any = None) -> models.CategoryMai
         if (v := g("amount_of_categories")) is None
         else (v if v.__class__ is int else to_int(v))
     )
-    m.category = None if (v := g("category")) is None else model_seq(v, decode_Category, "Category")
+    m.category = [] if (v := g("category")) is None else model_seq(v, decode_Category, "Category")
     if not _ALL_KNOWN_CategoryMainListResponse(o):
         x = extras(o, _KNOWN_CategoryMainListResponse, "CategoryMainListResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -581,9 +581,7 @@ def decode_CouponListResponse(o: Any, _: Any = None) -> models.CouponListRespons
         return not_an_object(o, "CouponListResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.CouponListResponse = _new(models.CouponListResponse)
-    m.coupon_info = (
-        None if (v := g("coupon_info")) is None else model_seq(v, decode_Coupon, "Coupon")
-    )
+    m.coupon_info = [] if (v := g("coupon_info")) is None else model_seq(v, decode_Coupon, "Coupon")
     if not _ALL_KNOWN_CouponListResponse(o):
         x = extras(o, _KNOWN_CouponListResponse, "CouponListResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -713,9 +711,7 @@ def decode_CouponSessionListResponse(o: Any, _: Any = None) -> models.CouponSess
     m.amount_of_results = (
         None if (v := g("amount_of_results")) is None else (v if v.__class__ is int else to_int(v))
     )
-    m.data = (
-        None if (v := g("data")) is None else model_seq(v, decode_CouponSession, "CouponSession")
-    )
+    m.data = [] if (v := g("data")) is None else model_seq(v, decode_CouponSession, "CouponSession")
     if not _ALL_KNOWN_CouponSessionListResponse(o):
         x = extras(o, _KNOWN_CouponSessionListResponse, "CouponSessionListResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -780,9 +776,7 @@ def decode_CouponSessionSearchResponse(o: Any, _: Any = None) -> models.CouponSe
         if (v := g("campaign")) is None
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
-    m.data = (
-        None if (v := g("data")) is None else model_seq(v, decode_CouponSession, "CouponSession")
-    )
+    m.data = [] if (v := g("data")) is None else model_seq(v, decode_CouponSession, "CouponSession")
     if not _ALL_KNOWN_CouponSessionSearchResponse(o):
         x = extras(o, _KNOWN_CouponSessionSearchResponse, "CouponSessionSearchResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -975,7 +969,7 @@ def decode_DirectoryListResponse(o: Any, _: Any = None) -> models.DirectoryListR
         else (v if v.__class__ is int else to_int(v))
     )
     m.directory = (
-        None if (v := g("directory")) is None else model_seq(v, decode_Directory, "Directory")
+        [] if (v := g("directory")) is None else model_seq(v, decode_Directory, "Directory")
     )
     if not _ALL_KNOWN_DirectoryListResponse(o):
         x = extras(o, _KNOWN_DirectoryListResponse, "DirectoryListResponse")
@@ -1109,7 +1103,7 @@ def decode_DirectoryUserListResponse(o: Any, _: Any = None) -> models.DirectoryU
         None if (v := g("amount_of_users")) is None else (v if v.__class__ is int else to_int(v))
     )
     m.users = (
-        None if (v := g("users")) is None else model_seq(v, decode_DirectoryUser, "DirectoryUser")
+        [] if (v := g("users")) is None else model_seq(v, decode_DirectoryUser, "DirectoryUser")
     )
     if not _ALL_KNOWN_DirectoryUserListResponse(o):
         x = extras(o, _KNOWN_DirectoryUserListResponse, "DirectoryUserListResponse")
@@ -1401,7 +1395,7 @@ def decode_EmailContactListResponse(o: Any, _: Any = None) -> models.EmailContac
         None if (v := g("amount_of_contacts")) is None else (v if v.__class__ is int else to_int(v))
     )
     m.contact = (
-        None if (v := g("contact")) is None else model_seq(v, decode_EmailContact, "EmailContact")
+        [] if (v := g("contact")) is None else model_seq(v, decode_EmailContact, "EmailContact")
     )
     if not _ALL_KNOWN_EmailContactListResponse(o):
         x = extras(o, _KNOWN_EmailContactListResponse, "EmailContactListResponse")
@@ -1466,7 +1460,7 @@ def decode_EmailGroupListResponse(o: Any, _: Any = None) -> models.EmailGroupLis
     m.amount_of_groups = (
         None if (v := g("amount_of_groups")) is None else (v if v.__class__ is int else to_int(v))
     )
-    m.group = None if (v := g("group")) is None else model_seq(v, decode_EmailGroup, "EmailGroup")
+    m.group = [] if (v := g("group")) is None else model_seq(v, decode_EmailGroup, "EmailGroup")
     if not _ALL_KNOWN_EmailGroupListResponse(o):
         x = extras(o, _KNOWN_EmailGroupListResponse, "EmailGroupListResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -1696,7 +1690,7 @@ def decode_LoyaltyCardListResponse(o: Any, _: Any = None) -> models.LoyaltyCardL
     g = o.get
     m: models.LoyaltyCardListResponse = _new(models.LoyaltyCardListResponse)
     m.loyaltycard = (
-        None if (v := g("loyaltycard")) is None else model_seq(v, decode_LoyaltyCard, "LoyaltyCard")
+        [] if (v := g("loyaltycard")) is None else model_seq(v, decode_LoyaltyCard, "LoyaltyCard")
     )
     if not _ALL_KNOWN_LoyaltyCardListResponse(o):
         x = extras(o, _KNOWN_LoyaltyCardListResponse, "LoyaltyCardListResponse")
@@ -1911,7 +1905,7 @@ def decode_LoyaltyUserListResponse(o: Any, _: Any = None) -> models.LoyaltyUserL
     m.amount_of_users = (
         None if (v := g("amount_of_users")) is None else (v if v.__class__ is int else to_int(v))
     )
-    m.users = None if (v := g("users")) is None else model_seq(v, decode_LoyaltyUser, "LoyaltyUser")
+    m.users = [] if (v := g("users")) is None else model_seq(v, decode_LoyaltyUser, "LoyaltyUser")
     if not _ALL_KNOWN_LoyaltyUserListResponse(o):
         x = extras(o, _KNOWN_LoyaltyUserListResponse, "LoyaltyUserListResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -1931,7 +1925,7 @@ def decode_LoyaltyUserSearchResponse(o: Any, _: Any = None) -> models.LoyaltyUse
     m.amount_of_users = (
         None if (v := g("amount_of_users")) is None else (v if v.__class__ is int else to_int(v))
     )
-    m.users = None if (v := g("users")) is None else model_seq(v, decode_LoyaltyUser, "LoyaltyUser")
+    m.users = [] if (v := g("users")) is None else model_seq(v, decode_LoyaltyUser, "LoyaltyUser")
     if not _ALL_KNOWN_LoyaltyUserSearchResponse(o):
         x = extras(o, _KNOWN_LoyaltyUserSearchResponse, "LoyaltyUserSearchResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -2089,9 +2083,7 @@ def decode_SingleUseCreateManyResponse(o: Any, _: Any = None) -> models.SingleUs
         if (v := g("action")) is None
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
-    m.data = (
-        None if (v := g("data")) is None else model_seq(v, decode_SingleUseCode, "SingleUseCode")
-    )
+    m.data = [] if (v := g("data")) is None else model_seq(v, decode_SingleUseCode, "SingleUseCode")
     if not _ALL_KNOWN_SingleUseCreateManyResponse(o):
         x = extras(o, _KNOWN_SingleUseCreateManyResponse, "SingleUseCreateManyResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -2254,9 +2246,7 @@ def decode_SmsContactListResponse(o: Any, _: Any = None) -> models.SmsContactLis
     m.amount_of_contacts = (
         None if (v := g("amount_of_contacts")) is None else (v if v.__class__ is int else to_int(v))
     )
-    m.contact = (
-        None if (v := g("contact")) is None else model_seq(v, decode_SmsContact, "SmsContact")
-    )
+    m.contact = [] if (v := g("contact")) is None else model_seq(v, decode_SmsContact, "SmsContact")
     if not _ALL_KNOWN_SmsContactListResponse(o):
         x = extras(o, _KNOWN_SmsContactListResponse, "SmsContactListResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -2320,7 +2310,7 @@ def decode_SmsGroupListResponse(o: Any, _: Any = None) -> models.SmsGroupListRes
     m.amount_of_groups = (
         None if (v := g("amount_of_groups")) is None else (v if v.__class__ is int else to_int(v))
     )
-    m.group = None if (v := g("group")) is None else model_seq(v, decode_SmsGroup, "SmsGroup")
+    m.group = [] if (v := g("group")) is None else model_seq(v, decode_SmsGroup, "SmsGroup")
     if not _ALL_KNOWN_SmsGroupListResponse(o):
         x = extras(o, _KNOWN_SmsGroupListResponse, "SmsGroupListResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -2618,7 +2608,7 @@ def decode_SubaccountListResponse(o: Any, _: Any = None) -> models.SubaccountLis
         else (v if v.__class__ is int else to_int(v))
     )
     m.subaccounts = (
-        None if (v := g("subaccounts")) is None else model_seq(v, decode_Subaccount, "Subaccount")
+        [] if (v := g("subaccounts")) is None else model_seq(v, decode_Subaccount, "Subaccount")
     )
     if not _ALL_KNOWN_SubaccountListResponse(o):
         x = extras(o, _KNOWN_SubaccountListResponse, "SubaccountListResponse")

@@ -61,7 +61,7 @@ class CategoryListResponse(Model):
 
     amount_of_categories: int | None = None
     """Number of categories."""
-    category: list[Category] | None = None
+    category: list[Category] = attrs.field(factory=list)
     """The categories."""
 
 
@@ -71,7 +71,7 @@ class CategoryMainListResponse(Model):
 
     amount_of_categories: int | None = None
     """Number of categories."""
-    category: list[Category] | None = None
+    category: list[Category] = attrs.field(factory=list)
     """The 3rd level categories."""
 
 
@@ -239,7 +239,7 @@ class CouponInfoResponse(Model):
 class CouponListResponse(Model):
     """Payload of v3 coupon/list."""
 
-    coupon_info: list[Coupon] | None = None
+    coupon_info: list[Coupon] = attrs.field(factory=list)
     """The coupons."""
 
 
@@ -299,7 +299,7 @@ class CouponSessionListResponse(Model):
 
     amount_of_results: int | None = None
     """Number of sessions in the answer (sent as a string, "0" on an empty page)."""
-    data: list[CouponSession] | None = None
+    data: list[CouponSession] = attrs.field(factory=list)
     """The sessions of this page (absent on an empty page)."""
 
 
@@ -328,7 +328,7 @@ class CouponSessionSearchResponse(Model):
 
     campaign: str | None = None
     """Coupon ID (cam_XXXXXX) searched in."""
-    data: list[CouponSession] | None = None
+    data: list[CouponSession] = attrs.field(factory=list)
     """The matching sessions."""
 
 
@@ -416,7 +416,7 @@ class DirectoryListResponse(Model):
 
     amount_of_directories: int | None = None
     """Number of directories."""
-    directory: list[Directory] | None = None
+    directory: list[Directory] = attrs.field(factory=list)
     """The directories."""
 
 
@@ -483,7 +483,7 @@ class DirectoryUserListResponse(Model):
     """Directory ID (dir_XXXXXX)."""
     amount_of_users: int | None = None
     """Number of users on this page."""
-    users: list[DirectoryUser] | None = None
+    users: list[DirectoryUser] = attrs.field(factory=list)
     """The registered users, newest first, at most 100."""
 
 
@@ -611,7 +611,7 @@ class EmailContactListResponse(Model):
     """Group name."""
     amount_of_contacts: int | None = None
     """Number of contacts (a string on the wire)."""
-    contact: list[EmailContact] | None = None
+    contact: list[EmailContact] = attrs.field(factory=list)
     """The contacts."""
 
 
@@ -641,7 +641,7 @@ class EmailGroupListResponse(Model):
 
     amount_of_groups: int | None = None
     """Number of groups."""
-    group: list[EmailGroup] | None = None
+    group: list[EmailGroup] = attrs.field(factory=list)
     """The groups."""
 
 
@@ -733,7 +733,7 @@ class LoyaltyCardInfoResponse(Model):
 class LoyaltyCardListResponse(Model):
     """Answer of v3 loyalty/list."""
 
-    loyaltycard: list[LoyaltyCard] | None = None
+    loyaltycard: list[LoyaltyCard] = attrs.field(factory=list)
     """The loyalty cards."""
 
 
@@ -821,7 +821,7 @@ class LoyaltyUserListResponse(Model):
     """The loyalty card (one item)."""
     amount_of_users: int | None = None
     """Number of users (a string on the wire)."""
-    users: list[LoyaltyUser] | None = None
+    users: list[LoyaltyUser] = attrs.field(factory=list)
     """The users of the card."""
 
 
@@ -831,7 +831,7 @@ class LoyaltyUserSearchResponse(Model):
 
     amount_of_users: int | None = None
     """Number of users found."""
-    users: list[LoyaltyUser] | None = None
+    users: list[LoyaltyUser] = attrs.field(factory=list)
     """The users that match."""
 
 
@@ -893,7 +893,7 @@ class SingleUseCreateManyResponse(Model):
     """Coupon ID (cam_XXXXXX)."""
     action: str | None = None
     """Name of the action performed (multiple_single_use_codes_created)."""
-    data: list[SingleUseCode] | None = None
+    data: list[SingleUseCode] = attrs.field(factory=list)
     """The single-use URLs created."""
 
 
@@ -967,7 +967,7 @@ class SmsContactListResponse(Model):
     """Group name."""
     amount_of_contacts: int | None = None
     """Number of contacts (a string on the wire)."""
-    contact: list[SmsContact] | None = None
+    contact: list[SmsContact] = attrs.field(factory=list)
     """The contacts."""
 
 
@@ -997,7 +997,7 @@ class SmsGroupListResponse(Model):
 
     amount_of_groups: int | None = None
     """Number of groups."""
-    group: list[SmsGroup] | None = None
+    group: list[SmsGroup] = attrs.field(factory=list)
     """The groups."""
 
 
@@ -1120,7 +1120,7 @@ class SubaccountListResponse(Model):
 
     amount_of_subaccounts: int | None = None
     """Number of subaccounts."""
-    subaccounts: list[Subaccount] | None = None
+    subaccounts: list[Subaccount] = attrs.field(factory=list)
     """The subaccounts."""
 
 
