@@ -13,6 +13,7 @@ from urllib.parse import quote
 import attrs
 import httpx
 
+from ._backends import DefaultTransport, HttpBackend, check_backend, proxy_routes
 from ._convert import structure
 from ._envelope import decode
 from ._generated import Operation, api
@@ -167,6 +168,11 @@ class AsyncClient:
         on_retry: called (or awaited) with a ``RetryEvent`` before every retry.
         max_connections: the size of the connection pool; more concurrent calls than that
             wait their turn in the client (not in the pool, where waiting is costly).
+        http_backend: ``"auto"`` (aiohttp on asyncio when the ``aiohttp`` extra is
+            installed, else httpx), ``"httpx"`` or ``"aiohttp"``; chosen at the first call.
+            Not used with ``transport=`` or ``http_client=``.
+        proxy: a proxy URL for every call (``http://user:pass@proxy:3128``); without it
+            ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` are honoured.
     """
 
     _GROUPS = tuple(api.__all__)  # the spec's tags: every resource group
@@ -198,6 +204,8 @@ class AsyncClient:
         retry: RetryPolicy | None = None,
         on_retry: OnRetry | None = None,
         max_connections: int = 100,
+        http_backend: HttpBackend = "auto",
+        proxy: str | None = None,
     ) -> None:
         client_id = client_id if client_id is not None else os.environ.get(ENV_CLIENT_ID)
         client_secret = (
@@ -220,6 +228,16 @@ class AsyncClient:
             raise ValidationError(
                 "pass transport= or http_client=, not both", param="transport", rule="exclusive"
             )
+        backend = check_backend(http_backend)
+        if proxy is not None and (transport is not None or http_client is not None):
+            raise ValidationError(
+                "proxy= configures the client's own transport: set the proxy on your "
+                "transport= or http_client= instead",
+                param="proxy",
+                rule="exclusive",
+            )
+        proxies = proxy_routes(proxy) if transport is None and http_client is None else None
+        self._backend: DefaultTransport | None = None
         policy = retry or RetryPolicy()
         if max_retries is not None:
             policy = attrs.evolve(policy, max_retries=max_retries)
@@ -245,11 +263,13 @@ class AsyncClient:
                 # httpx's own keep-alive default (20): httpcore scans every pooled
                 # connection whenever the pool changes, so a larger idle pool costs
                 # more CPU per call than the reconnects it saves (bench/RESULTS.md).
-                inner = httpx.AsyncHTTPTransport(
+                inner = self._backend = DefaultTransport(
+                    backend,
                     limits=httpx.Limits(
                         max_connections=max_connections,
                         max_keepalive_connections=min(20, max_connections),
-                    )
+                    ),
+                    proxies=proxies,
                 )
             self._http = httpx.AsyncClient(
                 transport=RetryTransport(
@@ -350,6 +370,14 @@ class AsyncClient:
         if self._owns_http and not self._closed:
             self._closed = True
             await self._http.aclose()
+
+    @property
+    def http_backend(self) -> str:
+        """``"aiohttp"`` or ``"httpx"`` once the first call chose it (``"auto"`` before);
+        ``"custom"`` when you passed ``transport=`` or ``http_client=``."""
+        if self._backend is None:
+            return "custom"
+        return self._backend.chosen or self._backend.requested
 
     @property
     def is_closed(self) -> bool:
