@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+from base64 import b64encode
 from collections.abc import Mapping
 from importlib.metadata import version
 from typing import Literal, cast, get_args
@@ -179,6 +180,14 @@ class DefaultTransport(httpx.AsyncBaseTransport):
         ):
             from ._aiohttp import MappedAiohttpTransport
 
+            if proxy_obj is not None and proxy_obj.auth is not None:
+                # httpx-aiohttp would pass aiohttp a BasicAuth, which aiohttp deprecates.
+                # aiohttp moves an Authorization among the proxy headers to the
+                # Proxy-Authorization of a plain-http request, or of the CONNECT for https:
+                # the proxy gets it, the API never does.
+                token = b64encode(":".join(proxy_obj.auth).encode()).decode()
+                headers = {**proxy_obj.headers, "Authorization": f"Basic {token}"}
+                proxy_obj = httpx.Proxy(proxy_obj.url, headers=headers)
             return MappedAiohttpTransport(limits=self._limits, proxy=proxy_obj)
         return httpx.AsyncHTTPTransport(limits=self._limits, proxy=proxy_obj)
 
@@ -203,7 +212,7 @@ class DefaultTransport(httpx.AsyncBaseTransport):
 
 
 def _running_library() -> str:
-    """"asyncio" or "trio": the event loop running this call (anyio runs on one of both)."""
+    """ "asyncio" or "trio": the event loop running this call (anyio runs on one of both)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -108,7 +108,9 @@ async def loopback(handler: Handler) -> AsyncIterator[Loopback]:
                     if answer.hang_up:
                         return
                     out = {"content-length": str(len(answer.body)), **answer.headers}
-                    status_line = f"HTTP/1.1 {answer.status} {'OK' if answer.status < 400 else 'Error'}"
+                    status_line = (
+                        f"HTTP/1.1 {answer.status} {'OK' if answer.status < 400 else 'Error'}"
+                    )
                     lines_out = [status_line, *(f"{k}: {v}" for k, v in out.items())]
                     await stream.send(("\r\n".join(lines_out) + "\r\n\r\n").encode() + answer.body)
                     if out.get("connection") == "close":

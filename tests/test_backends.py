@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Iterator
 
 import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 
@@ -24,12 +25,17 @@ from coupontools_async import (
     RetryPolicy,
     ValidationError,
 )
+from coupontools_async._backends import HttpBackend
 
 from ._loopback import Answer, Request, json_answer, loopback
 from ._served import served
 
 ID, SECRET = "sandbox-client-id", "sandbox-client-secret"
-CASES = [("asyncio", "httpx"), ("asyncio", "aiohttp"), ("trio", "httpx")]
+CASES: list[tuple[str, HttpBackend]] = [
+    ("asyncio", "httpx"),
+    ("asyncio", "aiohttp"),
+    ("trio", "httpx"),
+]
 
 
 async def no_sleep(_: float) -> None:
@@ -37,18 +43,19 @@ async def no_sleep(_: float) -> None:
 
 
 @pytest.fixture(params=CASES, ids=[f"{loop}-{backend}" for loop, backend in CASES])
-def case(request: pytest.FixtureRequest) -> tuple[str, str]:
-    return request.param  # type: ignore[no-any-return]
+def case(request: pytest.FixtureRequest) -> tuple[str, HttpBackend]:
+    loop, backend = request.param
+    return loop, backend
 
 
 @pytest.fixture
-def anyio_backend(case: tuple[str, str]) -> str:
+def anyio_backend(case: tuple[str, HttpBackend]) -> str:
     """This module's event loops come with the backend each can use."""
     return case[0]
 
 
 @pytest.fixture
-def http_backend(case: tuple[str, str]) -> str:
+def http_backend(case: tuple[str, HttpBackend]) -> HttpBackend:
     return case[1]
 
 
@@ -136,7 +143,7 @@ async def test_aiohttp_asked_for_on_trio_is_a_clear_error_at_the_first_call(
     # Construction may happen outside any event loop; the first call knows it is trio.
     ct = AsyncClient(ID, SECRET, base_url=sandbox_url, http_backend="aiohttp", max_retries=0)
     async with ct:
-        with pytest.raises(ValidationError, match="asyncio only.*trio") as info:
+        with pytest.raises(ValidationError, match=r"asyncio only.*trio") as info:
             await ct.wallet_cards.list()
     assert info.value.param == "http_backend"
 
@@ -164,11 +171,13 @@ async def test_closing_the_client_leaves_no_unclosed_aiohttp_session_or_connecti
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         async with AsyncClient(ID, SECRET, base_url=sandbox_url) as ct:
-            await anyio.sleep(0)
-        async with AsyncClient(ID, SECRET, base_url=sandbox_url) as ct:
-            async with anyio.create_task_group() as tg:
-                for _ in range(8):
-                    tg.start_soon(ct.wallet_cards.list)
+            await anyio.lowlevel.checkpoint()
+        async with (
+            AsyncClient(ID, SECRET, base_url=sandbox_url) as ct,
+            anyio.create_task_group() as tg,
+        ):
+            for _ in range(8):
+                tg.start_soon(ct.wallet_cards.list)
         del ct
         gc.collect()
     assert [str(w.message) for w in caught if "nclosed" in str(w.message)] == []
@@ -178,18 +187,21 @@ async def test_closing_the_client_leaves_no_unclosed_aiohttp_session_or_connecti
 
 
 @pytest.mark.anyio
-async def test_a_v3_call_decodes_on_every_backend(sandbox_url: str, http_backend: str) -> None:
-    async with AsyncClient(ID, SECRET, base_url=sandbox_url, http_backend=http_backend) as ct:  # type: ignore[arg-type]
+async def test_a_v3_call_decodes_on_every_backend(
+    sandbox_url: str, http_backend: HttpBackend
+) -> None:
+    async with AsyncClient(ID, SECRET, base_url=sandbox_url, http_backend=http_backend) as ct:
         raw = await ct.with_raw_response.coupons.list()
     assert stack(raw.http_response) == http_backend
-    assert raw.parsed.coupon_info and raw.parsed.coupon_info[0].id
+    assert raw.parsed.coupon_info
+    assert raw.parsed.coupon_info[0].id
 
 
 @pytest.mark.anyio
 async def test_a_v4_write_then_read_round_trips_on_every_backend(
-    sandbox_url: str, http_backend: str
+    sandbox_url: str, http_backend: HttpBackend
 ) -> None:
-    async with AsyncClient(ID, SECRET, base_url=sandbox_url, http_backend=http_backend) as ct:  # type: ignore[arg-type]
+    async with AsyncClient(ID, SECRET, base_url=sandbox_url, http_backend=http_backend) as ct:
         cards = await ct.wallet_cards.list()
         user = await ct.wallet_users.create(cards[0].id, first_name="Zoë", email="zoe@example.com")
         again = await ct.wallet_users.get(cards[0].id, user.id)
@@ -198,19 +210,20 @@ async def test_a_v4_write_then_read_round_trips_on_every_backend(
 
 @pytest.mark.anyio
 async def test_a_large_answer_arrives_whole_on_every_backend(
-    sandbox_url: str, http_backend: str
+    sandbox_url: str, http_backend: HttpBackend
 ) -> None:
-    async with AsyncClient(ID, SECRET, base_url=sandbox_url, http_backend=http_backend) as ct:  # type: ignore[arg-type]
+    async with AsyncClient(ID, SECRET, base_url=sandbox_url, http_backend=http_backend) as ct:
         coupons = await ct.coupons.list()
+        assert coupons.coupon_info
         raw = await ct.with_raw_response.sessions.list(
             campaign=coupons.coupon_info[0].id, state="all"
         )
     assert len(raw.http_response.content) > 500_000
-    assert len(raw.parsed.data) == raw.http_response.json()["data"].__len__()
+    assert len(raw.parsed.data) == len(raw.http_response.json()["data"])
 
 
 @pytest.mark.anyio
-async def test_a_503_is_retried_on_every_backend(http_backend: str) -> None:
+async def test_a_503_is_retried_on_every_backend(http_backend: HttpBackend) -> None:
     async def handler(request: Request) -> Answer:
         if len(server.requests) == 1:
             return Answer(503, b"busy")
@@ -222,7 +235,7 @@ async def test_a_503_is_retried_on_every_backend(http_backend: str) -> None:
             ID,
             SECRET,
             base_url=server.url,
-            http_backend=http_backend,  # type: ignore[arg-type]
+            http_backend=http_backend,
             retry=RetryPolicy(sleep=no_sleep),
         ) as ct,
     ):
@@ -232,7 +245,9 @@ async def test_a_503_is_retried_on_every_backend(http_backend: str) -> None:
 
 
 @pytest.mark.anyio
-async def test_a_server_that_never_answers_times_out_on_every_backend(http_backend: str) -> None:
+async def test_a_server_that_never_answers_times_out_on_every_backend(
+    http_backend: HttpBackend,
+) -> None:
     async def handler(request: Request) -> Answer:
         await anyio.sleep_forever()
         raise AssertionError("unreachable")
@@ -243,7 +258,7 @@ async def test_a_server_that_never_answers_times_out_on_every_backend(http_backe
             ID,
             SECRET,
             base_url=server.url,
-            http_backend=http_backend,  # type: ignore[arg-type]
+            http_backend=http_backend,
             timeout=0.2,
             max_retries=0,
         ) as ct,
@@ -254,7 +269,7 @@ async def test_a_server_that_never_answers_times_out_on_every_backend(http_backe
 
 @pytest.mark.anyio
 async def test_a_create_whose_connection_drops_after_sending_is_not_sent_twice(
-    http_backend: str,
+    http_backend: HttpBackend,
 ) -> None:
     # The server read the request and hung up: it may have acted, so a write is not
     # retried (aiohttp's own mapping calls this a connect timeout, i.e. "never sent").
@@ -267,7 +282,7 @@ async def test_a_create_whose_connection_drops_after_sending_is_not_sent_twice(
             ID,
             SECRET,
             base_url=server.url,
-            http_backend=http_backend,  # type: ignore[arg-type]
+            http_backend=http_backend,
             retry=RetryPolicy(sleep=no_sleep),
         ) as ct,
     ):
@@ -278,7 +293,7 @@ async def test_a_create_whose_connection_drops_after_sending_is_not_sent_twice(
 
 @pytest.mark.anyio
 async def test_a_call_cancelled_mid_request_leaves_the_pool_usable_on_every_backend(
-    http_backend: str,
+    http_backend: HttpBackend,
 ) -> None:
     arrived = anyio.Event()
 
@@ -296,7 +311,7 @@ async def test_a_call_cancelled_mid_request_leaves_the_pool_usable_on_every_back
             ID,
             SECRET,
             base_url=server.url,
-            http_backend=http_backend,  # type: ignore[arg-type]
+            http_backend=http_backend,
             max_connections=1,
             max_retries=0,
         ) as ct,
@@ -312,7 +327,7 @@ async def test_a_call_cancelled_mid_request_leaves_the_pool_usable_on_every_back
 
 @pytest.mark.anyio
 async def test_concurrent_calls_stay_within_max_connections_on_every_backend(
-    http_backend: str,
+    http_backend: HttpBackend,
 ) -> None:
     bound = 4
     full = anyio.Event()
@@ -331,7 +346,7 @@ async def test_concurrent_calls_stay_within_max_connections_on_every_backend(
             ID,
             SECRET,
             base_url=server.url,
-            http_backend=http_backend,  # type: ignore[arg-type]
+            http_backend=http_backend,
             max_connections=bound,
         ) as ct,
     ):
