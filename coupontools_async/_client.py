@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import logging
 import os
 from collections.abc import Mapping
 from types import TracebackType
@@ -41,6 +42,7 @@ from .errors import APIConnectionError, APIError, APITimeoutError, ValidationErr
 __all__ = ["DEFAULT_BASE_URL", "AsyncClient", "RawResponse"]
 
 T = TypeVar("T")
+logger = logging.getLogger("coupontools_async")
 
 DEFAULT_BASE_URL = "https://api.coupontools.com"
 ENV_CLIENT_ID = "COUPONTOOLS_CLIENT_ID"
@@ -236,7 +238,17 @@ class AsyncClient:
                 param="proxy",
                 rule="exclusive",
             )
-        proxies = proxy_routes(proxy) if transport is None and http_client is None else None
+        yours = transport if transport is not None else http_client
+        if yours is not None and backend != "auto":
+            raise ValidationError(
+                f"http_backend={backend!r} chooses the client's own transport: with "
+                "transport= or http_client=, yours is used as given",
+                param="http_backend",
+                rule="exclusive",
+            )
+        if yours is not None:
+            logger.debug("HTTP backend: the transport passed in (%s)", type(yours).__name__)
+        proxies = proxy_routes(proxy) if yours is None else None
         self._backend: DefaultTransport | None = None
         policy = retry or RetryPolicy()
         if max_retries is not None:

@@ -357,3 +357,38 @@ async def test_concurrent_calls_stay_within_max_connections_on_every_backend(
     assert len(server.requests) == 12
     assert server.max_in_flight == bound
     assert server.connections <= bound
+
+
+def test_choosing_a_backend_and_passing_your_own_transport_is_refused() -> None:
+    with pytest.raises(ValidationError, match="yours is used as given") as info:
+        AsyncClient(ID, SECRET, http_backend="aiohttp", transport=httpx.AsyncHTTPTransport())
+    assert info.value.param == "http_backend"
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.anyio
+async def test_the_debug_log_names_the_backend_once_chosen(
+    sandbox_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="coupontools_async")
+    async with AsyncClient(ID, SECRET, base_url=sandbox_url) as ct:
+        await ct.wallet_cards.list()
+        await ct.wallet_cards.list()
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("HTTP backend")]
+    assert len(lines) == 1
+    assert lines[0].startswith("HTTP backend: aiohttp 3.")
+
+
+def test_the_cli_with_debug_prints_the_backend_it_sends_through(sandbox_url: str) -> None:
+    import os
+    import subprocess
+
+    env = {**os.environ, "COUPONTOOLS_CLIENT_ID": ID, "COUPONTOOLS_CLIENT_SECRET": SECRET}
+    command = [sys.executable, "-m", "coupontools_async", "--debug", "--base-url", sandbox_url]
+    done = subprocess.run(
+        [*command, "coupons", "list"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "HTTP backend:" in line]
+    assert len(lines) == 1
+    assert "HTTP backend: aiohttp 3." in lines[0]
