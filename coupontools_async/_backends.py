@@ -37,11 +37,14 @@ __all__ = [
     "DefaultTransport",
     "HttpBackend",
     "aiohttp_installed",
+    "announce_yours",
     "check_backend",
     "proxy_routes",
 ]
 
-logger = logging.getLogger("coupontools_async")
+logger = logging.getLogger("coupontools_async.backend")
+"""One DEBUG line per client: the backend it sends through (beside, not among, the
+per-request lines of ``coupontools_async``)."""
 
 HttpBackend = Literal["auto", "httpx", "aiohttp"]
 """What ``AsyncClient(http_backend=)`` accepts."""
@@ -148,7 +151,9 @@ class DefaultTransport(httpx.AsyncBaseTransport):
                     rule="event_loop",
                 )
             return "httpx"
-        return "aiohttp" if self.requested == "aiohttp" or aiohttp_installed() else "httpx"
+        if self.requested == "aiohttp":
+            return "aiohttp"
+        return "aiohttp" if aiohttp_installed() and not _httpcore_patched() else "httpx"
 
     def describe(self) -> str:
         """One line for a debug log: the backend (chosen or requested) and its versions."""
@@ -209,6 +214,23 @@ class DefaultTransport(httpx.AsyncBaseTransport):
         for transport in transports:
             if transport is not None:
                 await transport.aclose()
+
+
+def announce_yours(transport: object) -> None:
+    """The debug line for a client sending through a ``transport=``/``http_client=`` of yours."""
+    logger.debug("HTTP backend: the transport passed in (%s)", type(transport).__name__)
+
+
+def _httpcore_patched() -> bool:
+    """True while something (respx's default mocker, a test's patch) replaces httpcore's pool.
+
+    Then "auto" keeps httpx's transport, so the mock sees the calls it expects: a user's
+    test suite written with respx keeps working when the aiohttp extra gets installed.
+    """
+    import httpcore
+
+    send = httpcore.AsyncConnectionPool.handle_async_request
+    return not getattr(send, "__module__", "").startswith("httpcore.")
 
 
 def _running_library() -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextvars
 import json
-import logging
 import os
 from collections.abc import Mapping
 from types import TracebackType
@@ -14,7 +13,13 @@ from urllib.parse import quote
 import attrs
 import httpx
 
-from ._backends import DefaultTransport, HttpBackend, check_backend, proxy_routes
+from ._backends import (
+    DefaultTransport,
+    HttpBackend,
+    announce_yours,
+    check_backend,
+    proxy_routes,
+)
 from ._convert import structure
 from ._envelope import decode
 from ._generated import Operation, api
@@ -42,7 +47,6 @@ from .errors import APIConnectionError, APIError, APITimeoutError, ValidationErr
 __all__ = ["DEFAULT_BASE_URL", "AsyncClient", "RawResponse"]
 
 T = TypeVar("T")
-logger = logging.getLogger("coupontools_async")
 
 DEFAULT_BASE_URL = "https://api.coupontools.com"
 ENV_CLIENT_ID = "COUPONTOOLS_CLIENT_ID"
@@ -247,7 +251,7 @@ class AsyncClient:
                 rule="exclusive",
             )
         if yours is not None:
-            logger.debug("HTTP backend: the transport passed in (%s)", type(yours).__name__)
+            announce_yours(yours)
         proxies = proxy_routes(proxy) if yours is None else None
         self._backend: DefaultTransport | None = None
         policy = retry or RetryPolicy()

@@ -392,3 +392,18 @@ def test_the_cli_with_debug_prints_the_backend_it_sends_through(sandbox_url: str
     lines = [line for line in done.stderr.splitlines() if "HTTP backend:" in line]
     assert len(lines) == 1
     assert "HTTP backend: aiohttp 3." in lines[0]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.anyio
+async def test_a_respx_mock_still_sees_the_calls_when_aiohttp_is_installed() -> None:
+    # respx's default mocker patches httpcore's pool; "auto" must not go around it.
+    import respx
+
+    with respx.mock(base_url="https://api.example.test") as mock:
+        route = mock.get("/v4/loyalty/loyalty-cards").respond(200, json=[{"id": 1}])
+        async with AsyncClient(ID, SECRET, base_url="https://api.example.test") as ct:
+            cards = await ct.wallet_cards.list()
+    assert [card.id for card in cards] == [1]
+    assert route.call_count == 1
+    assert ct.http_backend == "httpx"
