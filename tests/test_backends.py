@@ -407,3 +407,56 @@ async def test_a_respx_mock_still_sees_the_calls_when_aiohttp_is_installed() -> 
     assert [card.id for card in cards] == [1]
     assert route.call_count == 1
     assert ct.http_backend == "httpx"
+
+
+@pytest.mark.anyio
+async def test_an_answer_cut_mid_body_fails_and_leaves_the_pool_usable_on_every_backend(
+    http_backend: HttpBackend,
+) -> None:
+    async def handler(request: Request) -> Answer:
+        if request.target.endswith("/stats/2"):  # promises 1,000 bytes, sends 1, hangs up
+            return Answer(200, b"[", {"content-length": "1000", "connection": "close"})
+        return json_answer([{"id": 5, "name": "Card"}])
+
+    async with (
+        loopback(handler) as server,
+        AsyncClient(
+            ID,
+            SECRET,
+            base_url=server.url,
+            http_backend=http_backend,
+            max_connections=1,
+            max_retries=0,
+        ) as ct,
+    ):
+        with pytest.raises(APIConnectionError):
+            await ct.wallet_users.get(1, 2)
+        with anyio.fail_after(5):
+            cards = await ct.wallet_cards.list()
+    gc.collect()  # an aiohttp connection never released warns here (an error under -W error)
+    assert [card.id for card in cards] == [5]
+
+
+def _aiohttp_errors() -> list[tuple[BaseException, type[httpx.TransportError]]]:
+    import aiohttp
+
+    return [
+        (aiohttp.ServerDisconnectedError(), httpx.RemoteProtocolError),
+        (aiohttp.ConnectionTimeoutError(), httpx.ConnectTimeout),
+        (aiohttp.SocketTimeoutError(), httpx.ReadTimeout),
+        (aiohttp.ClientOSError(104, "Connection reset by peer"), httpx.ReadError),
+        (aiohttp.ClientPayloadError("cut"), httpx.ReadError),
+        (aiohttp.ClientConnectionError("gone"), httpx.ReadError),
+    ]
+
+
+@pytest.mark.parametrize(("error", "expected"), _aiohttp_errors())
+def test_aiohttp_errors_after_sending_never_read_as_never_sent(
+    error: BaseException, expected: type[httpx.TransportError]
+) -> None:
+    # httpx-aiohttp maps every ClientConnectionError to ConnectTimeout ("never sent"),
+    # under which the retry layer would repeat a create the server may have done.
+    from coupontools_async._aiohttp import map_error
+
+    mapped = map_error(error)
+    assert type(mapped) is expected
