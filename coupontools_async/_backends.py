@@ -37,8 +37,8 @@ __all__ = [
     "DefaultTransport",
     "HttpBackend",
     "aiohttp_installed",
-    "announce_yours",
     "check_backend",
+    "default_transport",
     "proxy_routes",
 ]
 
@@ -216,9 +216,39 @@ class DefaultTransport(httpx.AsyncBaseTransport):
                 await transport.aclose()
 
 
-def announce_yours(transport: object) -> None:
-    """The debug line for a client sending through a ``transport=``/``http_client=`` of yours."""
-    logger.debug("HTTP backend: the transport passed in (%s)", type(transport).__name__)
+def default_transport(
+    http_backend: object, proxy: str | None, *, yours: object, max_connections: int
+) -> DefaultTransport | None:
+    """What ``AsyncClient.__init__`` sends through, after checking its arguments.
+
+    None when ``yours`` (a ``transport=`` or ``http_client=``) is given: it is used as
+    given, so choosing a backend or a proxy beside it is refused as ambiguous.
+    """
+    backend = check_backend(http_backend)
+    if yours is not None:
+        if proxy is not None:
+            raise ValidationError(
+                "proxy= configures the client's own transport: set the proxy on your "
+                "transport= or http_client= instead",
+                param="proxy",
+                rule="exclusive",
+            )
+        if backend != "auto":
+            raise ValidationError(
+                f"http_backend={backend!r} chooses the client's own transport: with "
+                "transport= or http_client=, yours is used as given",
+                param="http_backend",
+                rule="exclusive",
+            )
+        logger.debug("HTTP backend: the transport passed in (%s)", type(yours).__name__)
+        return None
+    # httpx's own keep-alive default (20): httpcore scans every pooled connection
+    # whenever the pool changes, so a larger idle pool costs more CPU per call than the
+    # reconnects it saves (bench/RESULTS.md). aiohttp has no separate keep-alive cap.
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=min(20, max_connections)
+    )
+    return DefaultTransport(backend, limits=limits, proxies=proxy_routes(proxy))
 
 
 def _httpcore_patched() -> bool:

@@ -13,13 +13,7 @@ from urllib.parse import quote
 import attrs
 import httpx
 
-from ._backends import (
-    DefaultTransport,
-    HttpBackend,
-    announce_yours,
-    check_backend,
-    proxy_routes,
-)
+from ._backends import HttpBackend, default_transport
 from ._convert import structure
 from ._envelope import decode
 from ._generated import Operation, api
@@ -234,26 +228,10 @@ class AsyncClient:
             raise ValidationError(
                 "pass transport= or http_client=, not both", param="transport", rule="exclusive"
             )
-        backend = check_backend(http_backend)
-        if proxy is not None and (transport is not None or http_client is not None):
-            raise ValidationError(
-                "proxy= configures the client's own transport: set the proxy on your "
-                "transport= or http_client= instead",
-                param="proxy",
-                rule="exclusive",
-            )
         yours = transport if transport is not None else http_client
-        if yours is not None and backend != "auto":
-            raise ValidationError(
-                f"http_backend={backend!r} chooses the client's own transport: with "
-                "transport= or http_client=, yours is used as given",
-                param="http_backend",
-                rule="exclusive",
-            )
-        if yours is not None:
-            announce_yours(yours)
-        proxies = proxy_routes(proxy) if yours is None else None
-        self._backend: DefaultTransport | None = None
+        self._backend = default_transport(
+            http_backend, proxy, yours=yours, max_connections=max_connections
+        )
         policy = retry or RetryPolicy()
         if max_retries is not None:
             policy = attrs.evolve(policy, max_retries=max_retries)
@@ -274,19 +252,7 @@ class AsyncClient:
             self._owns_http = False
             self._retry_outside = True
         else:
-            inner = transport
-            if inner is None:
-                # httpx's own keep-alive default (20): httpcore scans every pooled
-                # connection whenever the pool changes, so a larger idle pool costs
-                # more CPU per call than the reconnects it saves (bench/RESULTS.md).
-                inner = self._backend = DefaultTransport(
-                    backend,
-                    limits=httpx.Limits(
-                        max_connections=max_connections,
-                        max_keepalive_connections=min(20, max_connections),
-                    ),
-                    proxies=proxies,
-                )
+            inner = transport if transport is not None else self._backend
             self._http = httpx.AsyncClient(
                 transport=RetryTransport(
                     inner,
