@@ -5,7 +5,8 @@ The sandbox is served in another process with ``--latency 0.05``: every answer l
 ``concurrency`` requests in flight, each carrying ``batch`` rows, no client can import
 faster than ``concurrency × batch ÷ 0.05`` rows per second (Little's law). The figure is
 the fraction of that bound ``ct.wallet_users.import_users(card, rows, concurrency=,
-batch_size=)`` reaches, with a client built the default way (``AsyncClient(base_url=)``).
+batch_size=)`` reaches, with a client built the default way (``AsyncClient(base_url=)``:
+aiohttp on asyncio with the ``aiohttp`` extra), and per row on httpx's transport too.
 
 Rows are generated dicts (names, unique email, E.164 phone, city, zip, a custom field),
 validated by the importer like any input. Where the client's own CPU becomes the limit
@@ -28,6 +29,7 @@ import httpx
 import psutil
 
 from coupontools_async import AsyncClient
+from coupontools_async._backends import HttpBackend
 
 from ._report import Context, Part, Target, format_profile, median, table
 from ._server import AUTH_HEADERS, CLIENT_ID, CLIENT_SECRET, Server, served
@@ -214,13 +216,13 @@ async def _bench(
             break
 
     # The floor: the same one-row requests from bare httpx, no library (per row only), and
-    # the library over httpx's own default transport (its pool keeps 20 connections alive).
+    # the library on its other backend, httpx's own transport (what trio users get).
     floors: dict[int, tuple[Run, Run]] = {}
     for outcome in outcomes:
         config = outcome.config
         if config.batch == 1 and config.concurrency > 1:
             bare = await _bare(server, config, config.rows)
-            plain = await _import(server, config, config.rows, transport=httpx.AsyncHTTPTransport())
+            plain = await _import(server, config, config.rows, backend="httpx")
             floors[config.concurrency] = (bare, plain)
 
     # Profiles: the per-row configuration of the target at 32, and the busiest batched one.
@@ -247,10 +249,10 @@ async def _import(
     config: Config,
     count: int,
     profiler: cProfile.Profile | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
+    backend: HttpBackend = "auto",
 ) -> Run:
     async with AsyncClient(
-        CLIENT_ID, CLIENT_SECRET, base_url=server.url, transport=transport
+        CLIENT_ID, CLIENT_SECRET, base_url=server.url, http_backend=backend
     ) as ct:
         # Open the connections first: the figure is the steady state, not the handshakes.
         await asyncio.gather(*(ct.wallet_cards.list() for _ in range(config.concurrency)))
@@ -369,9 +371,10 @@ def _describe(
             "`POST .../stats/bulk` requests from a bare `httpx.AsyncClient` (httpx's default "
             "pool: 100 connections, 20 kept alive) under a semaphore of the same size, "
             "`json.loads` of each answer, no validation, no models: what bare httpx cannot "
-            "reach, no httpx-based client can; and **ours over httpx's transport** — the same "
-            "import with `AsyncClient(transport=httpx.AsyncHTTPTransport())`, i.e. httpx's "
-            "default pool instead of the library's own. CPU is the client's µs per row.",
+            "reach, no client on httpx's transport can; and **ours on httpx's transport** — "
+            'the same import with `AsyncClient(http_backend="httpx")`, what trio users '
+            "(and anyone without the `aiohttp` extra) get. *Ours, default* is aiohttp. CPU "
+            "is the client's µs per row.",
             "",
         ]
         floor_rows = []
@@ -402,16 +405,16 @@ def _describe(
                 "CPU µs/row",
                 "ours, default client rows/s (÷ bound)",
                 "CPU µs/row",
-                "ours over httpx's transport rows/s (÷ bound)",
+                "ours on httpx's transport rows/s (÷ bound)",
                 "CPU µs/row",
                 "CPU: ours ÷ bare",
-                "CPU: ours default ÷ over httpx's transport",
+                "CPU: ours default ÷ on httpx's transport",
             ],
             floor_rows,
         )
     for o in outcomes:
         c = o.config
-        if c.batch == 1 and c.concurrency in (8, 32):
+        if c.batch == 1 and c.concurrency in (32, 64):
             pair = floors.get(c.concurrency)
             why = (
                 f"limited by {o.limit()} (measured: client CPU {o.cpu_load:.2f}, server CPU "
@@ -422,8 +425,8 @@ def _describe(
                 why += (
                     f"; bare httpx reaches {bare.rate / c.bound:.2f} of the bound with the same "
                     f"requests ({bare.cpu / bare.rows * 1e6:,.0f} µs of client CPU per "
-                    f"request against our {o.med('cpu') / c.rows * 1e6:,.0f}), our client over "
-                    f"httpx's default transport {plain.rate / c.bound:.2f} "
+                    f"request against our {o.med('cpu') / c.rows * 1e6:,.0f}), our client on "
+                    f"httpx's transport {plain.rate / c.bound:.2f} "
                     f"({plain.cpu / plain.rows * 1e6:,.0f} µs)"
                 )
             part.targets.append(
@@ -431,7 +434,7 @@ def _describe(
                     f"bulk per-row throughput at concurrency {c.concurrency} "
                     "(fraction of Little's-law bound)",
                     o.fraction,
-                    0.85,
+                    0.9,
                     higher_is_better=True,
                     why=why + "; profile in part 3",
                 )

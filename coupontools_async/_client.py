@@ -17,6 +17,7 @@ from urllib.parse import quote
 import attrs
 import httpx
 
+from ._backends import HttpBackend, default_transport
 from ._convert import structure, unstructure
 from ._envelope import decode, decode_any
 from ._generated import OPERATIONS, Operation, api
@@ -197,6 +198,11 @@ class AsyncClient:
         default_region: the country of national phone numbers (``"BE"``): with the
             ``phone`` extra, every phone argument is read by ``phonenumbers``,
             ``0470 12 34 56`` sent as ``+32470123456`` and an invalid number refused.
+        http_backend: ``"auto"`` (aiohttp on asyncio when the ``aiohttp`` extra is
+            installed, else httpx), ``"httpx"`` or ``"aiohttp"``; chosen at the first call.
+            Not used with ``transport=`` or ``http_client=``.
+        proxy: a proxy URL for every call (``http://user:pass@proxy:3128``); without it
+            ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` are honoured.
 
     When the real API knows more than the spec: every method takes ``extra_body``,
     ``extra_query`` and ``extra_headers``; :meth:`request` calls any path;
@@ -237,6 +243,8 @@ class AsyncClient:
         on_retry: OnRetry | None = None,
         max_connections: int = 100,
         default_region: str | None = None,
+        http_backend: HttpBackend = "auto",
+        proxy: str | None = None,
     ) -> None:
         client_id = client_id if client_id is not None else os.environ.get(ENV_CLIENT_ID)
         client_secret = (
@@ -259,6 +267,10 @@ class AsyncClient:
             raise ValidationError(
                 "pass transport= or http_client=, not both", param="transport", rule="exclusive"
             )
+        yours = transport if transport is not None else http_client
+        self._backend = default_transport(
+            http_backend, proxy, yours=yours, max_connections=max_connections
+        )
         policy = retry or RetryPolicy()
         if max_retries is not None:
             policy = attrs.evolve(policy, max_retries=max_retries)
@@ -281,17 +293,7 @@ class AsyncClient:
             self._owns_http = False
             self._retry_outside = True
         else:
-            inner = transport
-            if inner is None:
-                # httpx's own keep-alive default (20): httpcore scans every pooled
-                # connection whenever the pool changes, so a larger idle pool costs
-                # more CPU per call than the reconnects it saves (bench/RESULTS.md).
-                inner = httpx.AsyncHTTPTransport(
-                    limits=httpx.Limits(
-                        max_connections=max_connections,
-                        max_keepalive_connections=min(20, max_connections),
-                    )
-                )
+            inner = transport if transport is not None else self._backend
             self._http = httpx.AsyncClient(
                 transport=RetryTransport(
                     inner,
@@ -402,6 +404,14 @@ class AsyncClient:
         if self._owns_http and not self._closed:
             self._closed = True
             await self._http.aclose()
+
+    @property
+    def http_backend(self) -> str:
+        """``"aiohttp"`` or ``"httpx"`` once the first call chose it (``"auto"`` before);
+        ``"custom"`` when you passed ``transport=`` or ``http_client=``."""
+        if self._backend is None:
+            return "custom"
+        return self._backend.chosen or self._backend.requested
 
     @property
     def is_closed(self) -> bool:

@@ -885,7 +885,9 @@ def build_app() -> typer.Typer:
         debug: Annotated[
             bool,
             typer.Option(
-                "--debug", help="Show tracebacks and log every request (DEBUG) to stderr."
+                "--debug",
+                help="Show tracebacks and log every request (DEBUG) to stderr, and the HTTP "
+                "backend in use (aiohttp or httpx).",
             ),
         ] = False,
     ) -> None:

@@ -1,0 +1,462 @@
+"""The HTTP backends: aiohttp on asyncio by default, httpx's transport elsewhere.
+
+The wire tests run once per backend a call can use: httpx on asyncio and trio, aiohttp on
+asyncio (aiohttp has no trio support). They talk to real loopback ports: the served
+sandbox (``coupontools sandbox serve``) for the API's own shapes, and a scripted server
+(tests/_loopback.py) where a test needs to hold or fail an answer at a chosen moment.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import warnings
+from collections.abc import Iterator
+
+import anyio
+import anyio.lowlevel
+import httpx
+import pytest
+
+from coupontools_async import (
+    APIConnectionError,
+    APITimeoutError,
+    AsyncClient,
+    RetryPolicy,
+    ValidationError,
+)
+from coupontools_async._backends import HttpBackend
+
+from ._loopback import Answer, Request, json_answer, loopback
+from ._served import served
+
+ID, SECRET = "sandbox-client-id", "sandbox-client-secret"
+CASES: list[tuple[str, HttpBackend]] = [
+    ("asyncio", "httpx"),
+    ("asyncio", "aiohttp"),
+    ("trio", "httpx"),
+]
+
+
+async def no_sleep(_: float) -> None:
+    """Retries without waiting."""
+
+
+@pytest.fixture(params=CASES, ids=[f"{loop}-{backend}" for loop, backend in CASES])
+def case(request: pytest.FixtureRequest) -> tuple[str, HttpBackend]:
+    loop, backend = request.param
+    return loop, backend
+
+
+@pytest.fixture
+def anyio_backend(case: tuple[str, HttpBackend]) -> str:
+    """This module's event loops come with the backend each can use."""
+    return case[0]
+
+
+@pytest.fixture
+def http_backend(case: tuple[str, HttpBackend]) -> HttpBackend:
+    return case[1]
+
+
+@pytest.fixture(scope="module")
+def sandbox_url() -> Iterator[str]:
+    with served("--sessions", "3000", "--session-page-size", "5000") as url:
+        yield url
+
+
+def stack(response: httpx.Response) -> str:
+    """Which stack carried ``response``: httpcore leaves its network stream behind."""
+    return "httpx" if "network_stream" in response.extensions else "aiohttp"
+
+
+# ----------------------------------------------------------------- the choice
+
+
+@pytest.mark.anyio
+async def test_the_default_client_sends_through_aiohttp_on_asyncio_and_httpx_on_trio(
+    sandbox_url: str, anyio_backend: str
+) -> None:
+    async with AsyncClient(ID, SECRET, base_url=sandbox_url) as ct:
+        assert ct.http_backend == "auto"  # nothing is chosen before the first call
+        raw = await ct.with_raw_response.wallet_cards.list()
+    expected = "aiohttp" if anyio_backend == "asyncio" else "httpx"
+    assert ct.http_backend == expected
+    assert stack(raw.http_response) == expected
+
+
+@pytest.mark.anyio
+async def test_http_backend_httpx_keeps_httpx_transport_on_asyncio(sandbox_url: str) -> None:
+    async with AsyncClient(ID, SECRET, base_url=sandbox_url, http_backend="httpx") as ct:
+        raw = await ct.with_raw_response.wallet_cards.list()
+    assert (ct.http_backend, stack(raw.http_response)) == ("httpx", "httpx")
+
+
+@pytest.mark.anyio
+async def test_a_transport_or_http_client_of_yours_is_used_as_given(
+    sandbox_url: str,
+) -> None:
+    seen: list[str] = []
+
+    class Counting(httpx.AsyncHTTPTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            seen.append(request.url.path)
+            return await super().handle_async_request(request)
+
+    async with AsyncClient(ID, SECRET, base_url=sandbox_url, transport=Counting()) as ct:
+        raw = await ct.with_raw_response.wallet_cards.list()
+    assert (ct.http_backend, stack(raw.http_response)) == ("custom", "httpx")
+    async with httpx.AsyncClient() as http:
+        ct = AsyncClient(ID, SECRET, base_url=sandbox_url, http_client=http)
+        raw = await ct.with_raw_response.wallet_cards.list()
+    assert (ct.http_backend, stack(raw.http_response)) == ("custom", "httpx")
+    assert seen == ["/v4/loyalty/loyalty-cards"]
+
+
+def test_an_unknown_http_backend_is_refused_naming_the_choices() -> None:
+    with pytest.raises(ValidationError, match="'auto', 'httpx', 'aiohttp'") as info:
+        AsyncClient(ID, SECRET, http_backend="curl")  # type: ignore[arg-type]
+    assert info.value.param == "http_backend"
+
+
+def test_aiohttp_without_the_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "httpx_aiohttp", None)  # as if not installed
+    with pytest.raises(ValidationError, match=r"pip install 'coupontools-async\[aiohttp\]'"):
+        AsyncClient(ID, SECRET, http_backend="aiohttp")
+
+
+@pytest.mark.anyio
+async def test_auto_without_the_extra_falls_back_to_httpx_on_asyncio(
+    sandbox_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "httpx_aiohttp", None)
+    async with AsyncClient(ID, SECRET, base_url=sandbox_url) as ct:
+        raw = await ct.with_raw_response.wallet_cards.list()
+    assert (ct.http_backend, stack(raw.http_response)) == ("httpx", "httpx")
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+@pytest.mark.anyio
+async def test_aiohttp_asked_for_on_trio_is_a_clear_error_at_the_first_call(
+    sandbox_url: str,
+) -> None:
+    # Construction may happen outside any event loop; the first call knows it is trio.
+    ct = AsyncClient(ID, SECRET, base_url=sandbox_url, http_backend="aiohttp", max_retries=0)
+    async with ct:
+        with pytest.raises(ValidationError, match=r"asyncio only.*trio") as info:
+            await ct.wallet_cards.list()
+    assert info.value.param == "http_backend"
+
+
+def test_a_client_built_outside_any_event_loop_chooses_aiohttp_inside_asyncio_run(
+    sandbox_url: str,
+) -> None:
+    import asyncio
+
+    ct = AsyncClient(ID, SECRET, base_url=sandbox_url)  # no loop is running here
+
+    async def use() -> str:
+        async with ct:
+            raw = await ct.with_raw_response.wallet_cards.list()
+        return stack(raw.http_response)
+
+    assert asyncio.run(use()) == "aiohttp"
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.anyio
+async def test_closing_the_client_leaves_no_unclosed_aiohttp_session_or_connection(
+    sandbox_url: str,
+) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async with AsyncClient(ID, SECRET, base_url=sandbox_url) as ct:
+            await anyio.lowlevel.checkpoint()
+        async with (
+            AsyncClient(ID, SECRET, base_url=sandbox_url) as ct,
+            anyio.create_task_group() as tg,
+        ):
+            for _ in range(8):
+                tg.start_soon(ct.wallet_cards.list)
+        del ct
+        gc.collect()
+    assert [str(w.message) for w in caught if "nclosed" in str(w.message)] == []
+
+
+# ----------------------------------------------------------- wire, both backends
+
+
+@pytest.mark.anyio
+async def test_a_v3_call_decodes_on_every_backend(
+    sandbox_url: str, http_backend: HttpBackend
+) -> None:
+    async with AsyncClient(ID, SECRET, base_url=sandbox_url, http_backend=http_backend) as ct:
+        raw = await ct.with_raw_response.coupons.list()
+    assert stack(raw.http_response) == http_backend
+    assert raw.parsed.coupon_info
+    assert raw.parsed.coupon_info[0].id
+
+
+@pytest.mark.anyio
+async def test_a_v4_write_then_read_round_trips_on_every_backend(
+    sandbox_url: str, http_backend: HttpBackend
+) -> None:
+    async with AsyncClient(ID, SECRET, base_url=sandbox_url, http_backend=http_backend) as ct:
+        cards = await ct.wallet_cards.list()
+        user = await ct.wallet_users.create(cards[0].id, first_name="Zoë", email="zoe@example.com")
+        again = await ct.wallet_users.get(cards[0].id, user.id)
+    assert (again.first_name, again.email) == ("Zoë", "zoe@example.com")
+
+
+@pytest.mark.anyio
+async def test_a_large_answer_arrives_whole_on_every_backend(
+    sandbox_url: str, http_backend: HttpBackend
+) -> None:
+    async with AsyncClient(ID, SECRET, base_url=sandbox_url, http_backend=http_backend) as ct:
+        coupons = await ct.coupons.list()
+        assert coupons.coupon_info
+        raw = await ct.with_raw_response.sessions.list(
+            campaign=coupons.coupon_info[0].id, state="all"
+        )
+    assert len(raw.http_response.content) > 500_000
+    assert len(raw.parsed.data) == len(raw.http_response.json()["data"])
+
+
+@pytest.mark.anyio
+async def test_a_503_is_retried_on_every_backend(http_backend: HttpBackend) -> None:
+    async def handler(request: Request) -> Answer:
+        if len(server.requests) == 1:
+            return Answer(503, b"busy")
+        return json_answer([{"id": 5, "name": "Card"}])
+
+    async with (
+        loopback(handler) as server,
+        AsyncClient(
+            ID,
+            SECRET,
+            base_url=server.url,
+            http_backend=http_backend,
+            retry=RetryPolicy(sleep=no_sleep),
+        ) as ct,
+    ):
+        cards = await ct.wallet_cards.list()
+    assert [card.name for card in cards] == ["Card"]
+    assert len(server.requests) == 2
+
+
+@pytest.mark.anyio
+async def test_a_server_that_never_answers_times_out_on_every_backend(
+    http_backend: HttpBackend,
+) -> None:
+    async def handler(request: Request) -> Answer:
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async with (
+        loopback(handler) as server,
+        AsyncClient(
+            ID,
+            SECRET,
+            base_url=server.url,
+            http_backend=http_backend,
+            timeout=0.2,
+            max_retries=0,
+        ) as ct,
+    ):
+        with anyio.fail_after(10), pytest.raises(APITimeoutError):
+            await ct.wallet_cards.list()
+
+
+@pytest.mark.anyio
+async def test_a_create_whose_connection_drops_after_sending_is_not_sent_twice(
+    http_backend: HttpBackend,
+) -> None:
+    # The server read the request and hung up: it may have acted, so a write is not
+    # retried (aiohttp's own mapping calls this a connect timeout, i.e. "never sent").
+    async def handler(request: Request) -> Answer:
+        return Answer(hang_up=True)
+
+    async with (
+        loopback(handler) as server,
+        AsyncClient(
+            ID,
+            SECRET,
+            base_url=server.url,
+            http_backend=http_backend,
+            retry=RetryPolicy(sleep=no_sleep),
+        ) as ct,
+    ):
+        with pytest.raises(APIConnectionError):
+            await ct.wallet_users.create(1, first_name="Ann")
+    assert len(server.requests) == 1
+
+
+@pytest.mark.anyio
+async def test_a_call_cancelled_mid_request_leaves_the_pool_usable_on_every_backend(
+    http_backend: HttpBackend,
+) -> None:
+    arrived = anyio.Event()
+
+    async def handler(request: Request) -> Answer:
+        if request.target.endswith("/stats/2"):
+            arrived.set()
+            await anyio.sleep_forever()
+        return json_answer([{"id": 5, "name": "Card"}])
+
+    # One connection and one slot: a connection or slot kept by the cancelled call would
+    # leave the second call waiting forever.
+    async with (
+        loopback(handler) as server,
+        AsyncClient(
+            ID,
+            SECRET,
+            base_url=server.url,
+            http_backend=http_backend,
+            max_connections=1,
+            max_retries=0,
+        ) as ct,
+    ):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ct.wallet_users.get, 1, 2)
+            await arrived.wait()
+            tg.cancel_scope.cancel()
+        with anyio.fail_after(5):
+            cards = await ct.wallet_cards.list()
+    assert [card.id for card in cards] == [5]
+
+
+@pytest.mark.anyio
+async def test_concurrent_calls_stay_within_max_connections_on_every_backend(
+    http_backend: HttpBackend,
+) -> None:
+    bound = 4
+    full = anyio.Event()
+
+    async def handler(request: Request) -> Answer:
+        # Hold every answer until the bound is reached: an unbounded client would have
+        # all twelve requests in flight (and twelve connections) by then.
+        if server.in_flight >= bound:
+            full.set()
+        await full.wait()
+        return json_answer([{"id": 5, "name": "Card"}])
+
+    async with (
+        loopback(handler) as server,
+        AsyncClient(
+            ID,
+            SECRET,
+            base_url=server.url,
+            http_backend=http_backend,
+            max_connections=bound,
+        ) as ct,
+    ):
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                for _ in range(12):
+                    tg.start_soon(ct.wallet_cards.list)
+    assert len(server.requests) == 12
+    assert server.max_in_flight == bound
+    assert server.connections <= bound
+
+
+def test_choosing_a_backend_and_passing_your_own_transport_is_refused() -> None:
+    with pytest.raises(ValidationError, match="yours is used as given") as info:
+        AsyncClient(ID, SECRET, http_backend="aiohttp", transport=httpx.AsyncHTTPTransport())
+    assert info.value.param == "http_backend"
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.anyio
+async def test_the_debug_log_names_the_backend_once_chosen(
+    sandbox_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="coupontools_async")
+    async with AsyncClient(ID, SECRET, base_url=sandbox_url) as ct:
+        await ct.wallet_cards.list()
+        await ct.wallet_cards.list()
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("HTTP backend")]
+    assert len(lines) == 1
+    assert lines[0].startswith("HTTP backend: aiohttp 3.")
+
+
+def test_the_cli_with_debug_prints_the_backend_it_sends_through(sandbox_url: str) -> None:
+    import os
+    import subprocess
+
+    env = {**os.environ, "COUPONTOOLS_CLIENT_ID": ID, "COUPONTOOLS_CLIENT_SECRET": SECRET}
+    command = [sys.executable, "-m", "coupontools_async", "--debug", "--base-url", sandbox_url]
+    done = subprocess.run(
+        [*command, "coupons", "list"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "HTTP backend:" in line]
+    assert len(lines) == 1
+    assert "HTTP backend: aiohttp 3." in lines[0]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.anyio
+async def test_a_respx_mock_still_sees_the_calls_when_aiohttp_is_installed() -> None:
+    # respx's default mocker patches httpcore's pool; "auto" must not go around it.
+    import respx
+
+    with respx.mock(base_url="https://api.example.test") as mock:
+        route = mock.get("/v4/loyalty/loyalty-cards").respond(200, json=[{"id": 1}])
+        async with AsyncClient(ID, SECRET, base_url="https://api.example.test") as ct:
+            cards = await ct.wallet_cards.list()
+    assert [card.id for card in cards] == [1]
+    assert route.call_count == 1
+    assert ct.http_backend == "httpx"
+
+
+@pytest.mark.anyio
+async def test_an_answer_cut_mid_body_fails_and_leaves_the_pool_usable_on_every_backend(
+    http_backend: HttpBackend,
+) -> None:
+    async def handler(request: Request) -> Answer:
+        if request.target.endswith("/stats/2"):  # promises 1,000 bytes, sends 1, hangs up
+            return Answer(200, b"[", {"content-length": "1000", "connection": "close"})
+        return json_answer([{"id": 5, "name": "Card"}])
+
+    async with (
+        loopback(handler) as server,
+        AsyncClient(
+            ID,
+            SECRET,
+            base_url=server.url,
+            http_backend=http_backend,
+            max_connections=1,
+            max_retries=0,
+        ) as ct,
+    ):
+        with pytest.raises(APIConnectionError):
+            await ct.wallet_users.get(1, 2)
+        with anyio.fail_after(5):
+            cards = await ct.wallet_cards.list()
+    gc.collect()  # an aiohttp connection never released warns here (an error under -W error)
+    assert [card.id for card in cards] == [5]
+
+
+def _aiohttp_errors() -> list[tuple[BaseException, type[httpx.TransportError]]]:
+    import aiohttp
+
+    return [
+        (aiohttp.ServerDisconnectedError(), httpx.RemoteProtocolError),
+        (aiohttp.ConnectionTimeoutError(), httpx.ConnectTimeout),
+        (aiohttp.SocketTimeoutError(), httpx.ReadTimeout),
+        (aiohttp.ClientOSError(104, "Connection reset by peer"), httpx.ReadError),
+        (aiohttp.ClientPayloadError("cut"), httpx.ReadError),
+        (aiohttp.ClientConnectionError("gone"), httpx.ReadError),
+    ]
+
+
+@pytest.mark.parametrize(("error", "expected"), _aiohttp_errors())
+def test_aiohttp_errors_after_sending_never_read_as_never_sent(
+    error: BaseException, expected: type[httpx.TransportError]
+) -> None:
+    # httpx-aiohttp maps every ClientConnectionError to ConnectTimeout ("never sent"),
+    # under which the retry layer would repeat a create the server may have done.
+    from coupontools_async._aiohttp import map_error
+
+    mapped = map_error(error)
+    assert type(mapped) is expected
