@@ -35,7 +35,18 @@ import attrs
 
 from ._client import ENV_CLIENT_ID, ENV_CLIENT_SECRET
 from ._generated import models
-from .bulk import FailedRow, ImportProgress, ImportReport, Row, read_rows, validate_wallet_row
+from .bulk import (
+    MAX_CONCURRENCY,
+    CsvRows,
+    FailedRow,
+    ImportProgress,
+    ImportReport,
+    Row,
+    check_columns,
+    read_rows,
+    validate_wallet_row,
+    wallet_columns,
+)
 from .errors import CoupontoolsError, ValidationError
 
 try:
@@ -488,9 +499,11 @@ def _is_jsonl(path: Path) -> bool:
 # ---------------------------------------------------------------------------- import
 
 
-def _import_rows(path: Path) -> Iterator[Row]:
+def _import_rows(
+    path: Path, encoding: str = "utf-8-sig", delimiter: str | None = None
+) -> Iterator[Row]:
     """The file's rows without the columns the API sets (an export re-imports as it is)."""
-    for row in read_rows(path):
+    for row in read_rows(path, encoding=encoding, delimiter=delimiter):
         data = {
             k: v for k, v in row.data.items() if k not in READ_ONLY_COLUMNS and v not in (None, "")
         }
@@ -502,10 +515,23 @@ def _validate_row(row: Row) -> None:
     validate_wallet_row(row)
 
 
-def _dry_run(path: Path, activity: _Activity) -> ImportReport:
+def _check_header(path: Path, encoding: str, delimiter: str | None) -> None:
+    """One error before anything is sent when a CSV column is not a field the card takes."""
+    if _is_jsonl(path):
+        return
+    try:
+        columns = CsvRows(path, encoding=encoding, delimiter=delimiter).columns
+    except LookupError:
+        raise UsageError(f"unknown encoding {encoding!r} (try utf-8 or cp1252)") from None
+    check_columns(columns, wallet_columns(), ignored=READ_ONLY_COLUMNS)
+
+
+def _dry_run(
+    path: Path, activity: _Activity, encoding: str = "utf-8-sig", delimiter: str | None = None
+) -> ImportReport:
     report = ImportReport()
     started = time.monotonic()
-    for row in _import_rows(path):
+    for row in _import_rows(path, encoding, delimiter):
         try:
             _validate_row(row)
         except ValidationError as exc:
@@ -603,19 +629,34 @@ def _print_import_summary(
             )
 
 
-def _journal_for(file: Path, journal: Path | None, resume: bool) -> Path | None:
-    """The journal to use, checking that an existing one is continued on purpose."""
-    if resume:
-        path = journal or file.with_name(file.name + ".journal")
-        if not path.exists():
-            _stderr().print(f"no journal at {path} yet: starting from the first row", markup=False)
+def _journal_for(file: Path, journal: Path | None, *, resume: bool, restart: bool) -> Path:
+    """The journal of this import (``FILE.journal`` unless given), checked against the flags.
+
+    Every import writes one, so ``--resume`` after Ctrl-C or a crash always finds it; an
+    existing one is continued or replaced only when asked to.
+    """
+    path = journal if journal is not None else file.with_name(file.name + ".journal")
+    given = "" if journal is None else f" --journal {journal}"
+    if resume and restart:
+        raise UsageError("--resume continues the journal and --restart discards it: pick one")
+    if restart:
+        for extra in ("", "-wal", "-shm", "-journal"):
+            path.with_name(path.name + extra).unlink(missing_ok=True)
         return path
-    if journal is not None and journal.exists() and journal.stat().st_size > 0:
+    if resume:
+        if not path.exists():
+            raise UsageError(
+                f"no journal at {path}: nothing to resume. If the import used --journal, "
+                "pass the same --journal; to import from the first row, use --restart"
+            )
+        return path
+    if path.exists() and path.stat().st_size > 0:
         raise UsageError(
-            f"the journal {journal} exists: pass --resume to continue that import, "
-            "or delete it to start over"
+            f"the journal {path} of an earlier import of this file exists: add --resume"
+            f"{given} to continue it (rows done are skipped), or --restart to discard it "
+            "and send every row again"
         )
-    return journal
+    return path
 
 
 # ---------------------------------------------------------------------------- export
@@ -871,22 +912,42 @@ def build_app() -> typer.Typer:
                 "export (id, code, stamps, ...) and `reason` are ignored.",
             ),
         ],
-        concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at most.")] = 8,
+        concurrency: Annotated[
+            int,
+            typer.Option(min=1, max=MAX_CONCURRENCY, help="Requests in flight at most (1-64)."),
+        ] = 8,
         batch_size: Annotated[int, typer.Option(min=1, help="Users per bulk request.")] = 100,
         journal: Annotated[
             Path | None,
             typer.Option(
                 dir_okay=False,
-                help="Record every outcome here, to resume after a crash or Ctrl-C.",
+                help="Where to record every outcome (default FILE.journal), to resume after "
+                "a crash or Ctrl-C.",
             ),
         ] = None,
         resume: Annotated[
             bool,
             typer.Option(
                 "--resume",
-                help="Continue from the journal (default FILE.journal): rows done are skipped.",
+                help="Continue from the journal (FILE.journal, or --journal): rows done are "
+                "skipped, rows in flight are checked on the server.",
             ),
         ] = False,
+        restart: Annotated[
+            bool,
+            typer.Option(
+                "--restart",
+                help="Discard an existing journal and send every row again.",
+            ),
+        ] = False,
+        encoding: Annotated[
+            str,
+            typer.Option(help="Text encoding of the file (cp1252 for many Excel exports)."),
+        ] = "utf-8-sig",
+        delimiter: Annotated[
+            str | None,
+            typer.Option(help="CSV delimiter (default: the one the header line uses)."),
+        ] = None,
         dry_run: Annotated[
             bool,
             typer.Option(
@@ -902,17 +963,20 @@ def build_app() -> typer.Typer:
         """
         opts = options(ctx)
         with _guard(opts):
-            journal_path = None if dry_run else _journal_for(file, journal, resume)
+            _check_header(file, encoding, delimiter)
+            journal_path = (
+                None if dry_run else _journal_for(file, journal, resume=resume, restart=restart)
+            )
             total = _count_rows(file)
 
         async def work() -> ImportReport:
             with _Activity(f"importing {file.name}", total=total, unit="rows") as activity:
                 if dry_run:
-                    return _dry_run(file, activity)
+                    return _dry_run(file, activity, encoding, delimiter)
                 async with _client(opts) as ct:
                     return await ct.wallet_users.import_users(
                         card,
-                        _import_rows(file),
+                        _import_rows(file, encoding, delimiter),
                         concurrency=concurrency,
                         batch_size=batch_size,
                         journal=journal_path,
@@ -920,7 +984,7 @@ def build_app() -> typer.Typer:
                     )
 
         if journal_path is None:
-            hint = "the rows sent were imported; without a journal a re-run sends them again"
+            hint = None
         elif resume:
             hint = "run the same command again to continue"
         else:

@@ -2158,7 +2158,16 @@ def decode_WebhookVerification(o: Any, _: Any = None) -> models.WebhookVerificat
         return not_an_object(o, "WebhookVerification")  # type: ignore[no-any-return]
     g = o.get
     m: models.WebhookVerification = _new(models.WebhookVerification)
-    m.webhook = v if (v := o["webhook"]).__class__ is str else to_str(v)
+    m.result = (
+        None
+        if (v := g("result")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.webhook = (
+        None
+        if (v := g("webhook")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
     m.datetime = None if (v := g("datetime")) is None else parse_datetime(v)
     m.type = (
         None
@@ -2173,6 +2182,21 @@ def decode_WebhookVerification(o: Any, _: Any = None) -> models.WebhookVerificat
     m.statcode = (
         None
         if (v := g("statcode")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.date = (
+        None
+        if (v := g("date")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.campaign = (
+        None
+        if (v := g("campaign")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.session = (
+        None
+        if (v := g("session")) is None
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     return m

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date as date_aliased
 from datetime import datetime as datetime_aliased
 
 import attrs
@@ -165,7 +165,7 @@ class CouponEventCustomer:
     """Zip."""
     city: str | None = None
     """City."""
-    birthday: date | None = None
+    birthday: date_aliased | None = None
     """Birthday (yyyy-MM-dd)."""
     custom_field_1: str | None = None
     """Custom field 1."""
@@ -433,7 +433,7 @@ class DirectoryRegistrationData:
     """First name."""
     last_name: str | None = None
     """Last name."""
-    birthday: date | None = None
+    birthday: date_aliased | None = None
     """Birthday (yyyy-MM-dd)."""
     email: str | None = None
     """Email address."""
@@ -466,7 +466,7 @@ class DirectoryUser:
     """First name."""
     last_name: str | None = None
     """Last name."""
-    birthday: date | None = None
+    birthday: date_aliased | None = None
     """Birthday."""
     email: str | None = None
     """Email address."""
@@ -958,7 +958,7 @@ class Subaccount:
     """Maximum number of campaigns (a string on the wire)."""
     has_campaigns: int | None = None
     """Number of campaigns the subaccount has (a string on the wire)."""
-    expiry_date: date | None = None
+    expiry_date: date_aliased | None = None
     """Account expiry date."""
     api_key: str | None = attrs.field(default=None, repr=False)
     """API client id of the subaccount. A credential; do not log it."""
@@ -1280,7 +1280,9 @@ class WalletUserPagination:
 class WebhookVerification:
     """What Coupontools knows about a webhook it sent (v3 envelope stripped)."""
 
-    webhook: str
+    result: str | None = None
+    """Verification result ("valid")."""
+    webhook: str | None = None
     """Webhook id (evt_...)."""
     datetime: datetime_aliased | None = None
     """When the webhook was sent."""
@@ -1290,3 +1292,9 @@ class WebhookVerification:
     """Coupon (campaign) id the event is about (cam_...)."""
     statcode: str | None = None
     """Session code the event is about."""
+    date: str | None = None
+    """When the webhook was sent, as the legacy answer writes it."""
+    campaign: str | None = None
+    """Campaign id the event is about (cam_...), as the legacy answer names it."""
+    session: str | None = None
+    """Session code the event is about, as the legacy answer names it."""
