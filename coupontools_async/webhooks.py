@@ -59,6 +59,7 @@ __all__ = [
     "EVENT_MODELS",
     "UnknownEvent",
     "WebhookEvent",
+    "event_identity",
     "event_model",
     "is_verifiable",
     "mismatch",
@@ -289,7 +290,8 @@ def _event_text(event: WebhookEvent, names: tuple[str, ...]) -> str | None:
     return None
 
 
-def _event_identity(event: WebhookEvent) -> dict[str, str | None]:
+def event_identity(event: WebhookEvent) -> dict[str, str | None]:
+    """The fields verification can confirm, as the event claims them: id, type, campaign, session."""
     campaign = _event_text(event, _CAMPAIGN_FIELDS)
     if campaign is None and isinstance(event, CouponCreatedEvent):
         campaign = event.coupon  # there `coupon` is the campaign id itself
@@ -316,7 +318,7 @@ def mismatch(event: WebhookEvent, answer: WebhookVerification) -> str | None:
     Compared: id, type, campaign (``campaign``/``coupon``) and session
     (``session``/``statcode``), each only when the answer carries it.
     """
-    mine = _event_identity(event)
+    mine = event_identity(event)
     for field, known in _answer_identity(answer).items():
         if known in (None, ""):
             continue  # the answer says nothing about it: not confirmed, not refuted
