@@ -30,8 +30,9 @@ What it promises:
   damaged one or a second concurrent run raise :class:`JournalError` naming the journal.
 - **Bounded**: at most ``concurrency`` (≤ 64) requests at once, the input read as it is
   consumed, flat memory (the journal is on disk even without ``journal=``), a 429 pauses
-  every worker together within the client's Retry-After cap and ``max_wait`` seconds in
-  all; past either, :class:`~coupontools_async.RateLimitError` is raised.
+  every worker together within the client's Retry-After cap and ``max_wait`` seconds of
+  pauses in all (summed over requests); past either, :class:`~coupontools_async.RateLimitError`
+  is raised.
 - **Typed errors**: only :class:`~coupontools_async.CoupontoolsError` subclasses escape;
   one error stopping the import is raised as it is, several at once as one
   :class:`BulkImportError` holding them; either way the error's ``.report`` is the
@@ -105,8 +106,8 @@ _AMBIGUOUS = (APIConnectionError, ServerError)
 _MAX_ROUNDS = 8
 MAX_CONCURRENCY = 64
 """The most requests an import keeps in flight (more only earns 429s)."""
-DEFAULT_MAX_WAIT = 900.0
-"""Seconds an import pauses for 429s in all (beyond the client's own retries) before it stops."""
+DEFAULT_MAX_WAIT = 3600.0
+"""Seconds of 429 pauses (summed over every request of the import) after which it stops."""
 _DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -478,6 +479,7 @@ class _Importer:
     async def _on_retry(self, event: RetryEvent) -> None:
         if event.status_code == 429:
             self.gate.hold(event.delay)  # everybody waits, not just the one who was told
+            self.waited += event.delay
         if self._user_hook is not None:
             result = self._user_hook(event)
             if isinstance(result, Awaitable):
@@ -540,7 +542,9 @@ class _Importer:
                 async with writer:
                     await self._produce(rows, writer)
         except Exception as exc:
-            leaves = _leaves(exc)
+            # A worker's death breaks the stream the producer writes to: that is no cause.
+            leaves = [e for e in _leaves(exc) if not isinstance(e, anyio.BrokenResourceError)]
+            leaves = leaves or _leaves(exc)
             if any(not isinstance(e, Exception) for e in leaves):
                 raise  # a cancellation or an interrupt goes on as it is
             raise self._stopped(leaves) from None
@@ -653,9 +657,7 @@ class _Importer:
                     return await fn()
                 except RateLimitError as exc:
                     wait = exc.retry_after if exc.retry_after is not None else 1.0
-                    if wait > self.policy.max_retry_after:
-                        raise
-                    if self.waited + wait > self.max_wait:
+                    if wait > self.policy.max_retry_after or self.waited + wait > self.max_wait:
                         raise
                     self.waited += wait
                     self.gate.hold(wait)
@@ -1009,8 +1011,8 @@ async def _find_loyalty_user(importer: _Importer, loyaltycard: str, email: str) 
     try:
         listing = await importer.call(lambda: importer.client.loyalty_cards.list())
     except (NotFoundError, InvalidRequestError):
-        listing = []
-    for card in listing or []:
+        listing = None
+    for card in getattr(listing, "loyaltycard", None) or []:
         card_id = str(getattr(card, "id", "") or "")
         if card_id and card_id not in cards:
             cards.append(card_id)
