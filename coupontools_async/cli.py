@@ -3,7 +3,8 @@
 ::
 
     coupontools demo                                   # the whole job against a sandbox
-    coupontools wallet-users import 12 users.csv --journal users.journal
+    coupontools wallet-users import 12 users.csv            # journal: users.csv.journal
+    coupontools wallet-users import 12 users.csv --resume   # after Ctrl-C or a crash
     coupontools wallet-users export 12 -o users.csv
     coupontools sessions export cam_12345 --state claimed --format jsonl > claimed.jsonl
     coupontools --sandbox coupons list --json
@@ -550,27 +551,50 @@ def _failed_path(path: Path) -> Path:
     return path.with_name(path.name + (".failed.jsonl" if _is_jsonl(path) else ".failed.csv"))
 
 
-def _write_failures(path: Path, failed: Sequence[FailedRow]) -> Path:
-    """Copy the failed rows, as they are in ``path``, with their reason, next to it."""
+def _write_failures(
+    path: Path,
+    failed: Sequence[FailedRow],
+    encoding: str = "utf-8-sig",
+    delimiter: str | None = None,
+) -> Path:
+    """Copy the failed rows, as they are in ``path``, with their reason, next to it.
+
+    A CSV keeps the input's encoding and delimiter, and bytes that encoding cannot read
+    are copied as they were: the file re-imports with the same options once fixed.
+    """
     target = _failed_path(path)
     reasons = {f.line: f.reason for f in failed}
     partial = target.with_name(target.name + ".partial")
+    csv_encoding = "utf-8" if encoding.replace("_", "-").lower() == "utf-8-sig" else encoding
     try:
-        with open(partial, "w", newline="", encoding="utf-8") as out:
+        with open(
+            partial,
+            "w",
+            newline="",
+            encoding="utf-8" if _is_jsonl(path) else csv_encoding,
+            errors="strict" if _is_jsonl(path) else "surrogateescape",
+        ) as out:
             if _is_jsonl(path):
                 _copy_failed_jsonl(path, reasons, out)
             else:
-                _copy_failed_csv(path, reasons, out)
+                rows = CsvRows(path, encoding=encoding, delimiter=delimiter)
+                _copy_failed_csv(path, reasons, out, encoding, rows.delimiter)
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
     return target
 
 
-def _copy_failed_csv(path: Path, reasons: dict[int, str], out: TextIO) -> None:
-    writer = csv.writer(out, lineterminator="\n")
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
+def _copy_failed_csv(
+    path: Path,
+    reasons: dict[int, str],
+    out: TextIO,
+    encoding: str = "utf-8-sig",
+    delimiter: str = ",",
+) -> None:
+    writer = csv.writer(out, lineterminator="\n", delimiter=delimiter)
+    with open(path, newline="", encoding=encoding, errors="surrogateescape") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
         header = next(reader, [])
         names = [name.strip() for name in header]
         reason_at = names.index("reason") if "reason" in names else None
@@ -995,7 +1019,7 @@ def build_app() -> typer.Typer:
         failures: Path | None = None
         with _guard(opts):
             if report.failed:
-                failures = _write_failures(file, report.failed)
+                failures = _write_failures(file, report.failed, encoding, delimiter)
             else:
                 _failed_path(file).unlink(missing_ok=True)  # from an earlier run: now stale
         title = (
