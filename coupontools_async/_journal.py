@@ -73,6 +73,8 @@ class Seen:
     status: str
     line: int
     run: int
+    id: str | None = None
+    """The id the server gave the row, when one was recorded before its outcome."""
 
 
 class Journal:
@@ -187,40 +189,53 @@ class Journal:
 
     def lookup(self, fp: bytes) -> Seen | None:
         """What is known about this row content, or None."""
-        found = self._q("SELECT status, line, run FROM rows WHERE fp = ?", (fp,)).fetchone()
+        found = self._q("SELECT status, line, run, id FROM rows WHERE fp = ?", (fp,)).fetchone()
         if found is None:
             return None
         return self._seen(found)
 
     def _seen(self, found: tuple[Any, ...]) -> Seen:
-        status, line, run = found
+        status, line, run, *rest = found
         if status not in STATUSES or not isinstance(line, int) or not isinstance(run, int):
             raise JournalError(
                 f"the journal {self.name} has an unreadable record (line {line!r}, "
                 f"status {status!r}): it was changed by hand or is damaged",
                 path=self.name,
             )
-        return Seen(status, line, run)
+        return Seen(status, line, run, rest[0] if rest else None)
 
     def claim_key(self, key: str, fp: bytes) -> Seen | None:
         """Let ``fp`` own ``key``, or say which row owns it (None: ``fp`` owns it now).
 
-        A key held by a row that failed is taken over: that row is not on the server.
+        A key held by a row that failed, or that an earlier run never sent, is taken over:
+        that row is not on the server.
         """
         owner = self._q("SELECT fp FROM keys WHERE key = ?", (key,)).fetchone()
         if owner is not None and owner[0] != fp:
             seen = self.lookup(owner[0])
-            if seen is not None and seen.status != "failed":
+            never_sent = seen is not None and seen.status == "pending" and seen.run != self.run
+            if seen is not None and seen.status != "failed" and not never_sent:
                 return seen
         self._q("INSERT OR REPLACE INTO keys VALUES (?, ?)", (key, fp))
         return None
 
+    def take_key(self, key: str, fp: bytes) -> None:
+        """Let ``fp`` own ``key`` whoever held it."""
+        self._q("INSERT OR REPLACE INTO keys VALUES (?, ?)", (key, fp))
+
     def mark(self, fps: list[tuple[bytes, int]], status: str, *, reason: str | None = None) -> None:
         """Record ``status`` for these (fingerprint, line) rows, in this run."""
         self._require().executemany(
-            "INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?, ?, NULL)",
+            "INSERT INTO rows VALUES (?, ?, ?, ?, ?, NULL) ON CONFLICT (fp) DO UPDATE SET "
+            "status = excluded.status, line = excluded.line, run = excluded.run, "
+            "reason = excluded.reason",
             [(fp, status, line, self.run, reason) for fp, line in fps],
         )
+
+    def remember_id(self, fp: bytes, server_id: str) -> None:
+        """Record the id the server gave a row still in flight (committed at once)."""
+        self._q("UPDATE rows SET id = ? WHERE fp = ?", (server_id, fp))
+        self.commit()
 
     def count(self, status: str, *, earlier: bool = True) -> int:
         """Rows with ``status`` from earlier runs (or from this one)."""

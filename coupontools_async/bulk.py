@@ -404,6 +404,8 @@ class _Pending:
     """True when an earlier attempt may have created it: look before sending again."""
     sent: bool = False
     last_error: str = ""
+    server_id: str | None = None
+    """The id a create answered with (v3: created, not yet linked), from this run or the journal."""
 
 
 class _Gate:
@@ -611,21 +613,33 @@ class _Importer:
             self.report.skipped += 1  # done by an earlier run (the journal says so)
             return None
         value = wire.get(self.key)
+        ambiguous = seen is not None and seen.status == "sending"
         if isinstance(value, str) and value.strip():
-            owner = journal.claim_key(value.strip().casefold(), fp)
+            key = value.strip().casefold()
+            owner = journal.claim_key(key, fp)
+            if owner is not None and owner.run != journal.run and owner.status == "sending":
+                # Another row with this key was on the wire when an earlier run died (it
+                # may be gone from the input now): look before sending this one.
+                journal.take_key(key, fp)
+                owner, ambiguous = None, True
             if owner is not None:
                 if owner.run == journal.run:
                     why = f"the same {self.key} as line {owner.line}: not sent twice"
                 else:
                     why = (
                         f"a row with the same {self.key} (line {owner.line} then) was "
-                        f"{'sent' if owner.status == 'sending' else owner.status} by an earlier "
-                        "run of this journal: not sent again"
+                        f"{owner.status} by an earlier run of this journal: not sent again"
                     )
                 self.fail_unread(row, why)
                 return None
         journal.mark([(fp, row.line)], "pending")
-        pending = _Pending(row, wire, fp, ambiguous=seen is not None and seen.status == "sending")
+        pending = _Pending(
+            row,
+            wire,
+            fp,
+            ambiguous=ambiguous,
+            server_id=seen.id if seen is not None and seen.status == "sending" else None,
+        )
         self._open[id(pending)] = pending
         return pending
 
@@ -931,11 +945,13 @@ async def import_loyalty_users(
 
 async def _send_loyalty_row(importer: _Importer, loyaltycard: str, p: _Pending) -> None:
     client = importer.client
-    user_id: str | None = None
-    for _ in range(_MAX_ROUNDS):
+    user_id = p.server_id  # created by an earlier run that died before linking it
+    for _ in range(0 if user_id else _MAX_ROUNDS):
         try:
             created = await importer.call(lambda: client.loyalty_users.create(**p.wire))
             user_id = _loyalty_user_id(created)
+            if user_id is not None:
+                importer.journal.remember_id(p.fp, user_id)  # a resume links, not re-creates
             break
         except _AMBIGUOUS as exc:
             p.ambiguous = True
