@@ -993,19 +993,27 @@ def build_app() -> typer.Typer:
             )
             total = _count_rows(file)
 
+        stopped: list[ImportReport] = []
+
         async def work() -> ImportReport:
             with _Activity(f"importing {file.name}", total=total, unit="rows") as activity:
                 if dry_run:
                     return _dry_run(file, activity, encoding, delimiter)
                 async with _client(opts) as ct:
-                    return await ct.wallet_users.import_users(
-                        card,
-                        _import_rows(file, encoding, delimiter),
-                        concurrency=concurrency,
-                        batch_size=batch_size,
-                        journal=journal_path,
-                        on_progress=activity.on_import,
-                    )
+                    try:
+                        return await ct.wallet_users.import_users(
+                            card,
+                            _import_rows(file, encoding, delimiter),
+                            concurrency=concurrency,
+                            batch_size=batch_size,
+                            journal=journal_path,
+                            on_progress=activity.on_import,
+                        )
+                    except CoupontoolsError as exc:
+                        partial = getattr(exc, "report", None)
+                        if isinstance(partial, ImportReport):
+                            stopped.append(partial)  # what was done, and what was not
+                        raise
 
         if journal_path is None:
             hint = None
@@ -1013,7 +1021,19 @@ def build_app() -> typer.Typer:
             hint = "run the same command again to continue"
         else:
             hint = "add --resume to the same command to continue"
-        report = _run(opts, work, interrupted=hint)
+        try:
+            report = _run(opts, work, interrupted=hint)
+        except typer.Exit:
+            if stopped:  # the import stopped on an error: say which rows were not done
+                not_done = _write_failures(file, stopped[0].failed, encoding, delimiter)
+                _print_import_summary(
+                    f"Import of {file.name} into card {card} (stopped)",
+                    stopped[0],
+                    not_done,
+                    dry_run=False,
+                )
+                _stderr().print(f"the import stopped; {hint}: rows done are skipped", markup=False)
+            raise
         if not dry_run:
             _sandbox_note(opts)
         failures: Path | None = None

@@ -208,3 +208,20 @@ def test_an_excel_export_in_cp1252_with_semicolons_imports(tmp_path: Path) -> No
     fixed = run("--sandbox", "wallet-users", "import", "1", source, "--encoding", "cp1252", "--restart")  # fmt: skip
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert summary(fixed.stdout)["created"] == 2
+
+
+def test_an_import_stopped_by_an_error_reports_the_rows_it_did_not_do(
+    tmp_path: Path, slow: list[str]
+) -> None:
+    source = users_csv(tmp_path / "users.csv", 500, "stopped")
+    wrong = _env(COUPONTOOLS_CLIENT_ID="wrong-client-id", COUPONTOOLS_CLIENT_SECRET="wrong-secret")
+    result = run(*slow, "wallet-users", "import", "3", source, env=wrong)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "(stopped)" in result.stdout
+    assert "--resume" in result.stderr
+    with open(tmp_path / "users.csv.failed.csv", encoding="utf-8") as handle:
+        reasons = [r["reason"] for r in csv.DictReader(handle)]
+    assert reasons
+    assert all(r.startswith(("not sent:", "unknown:")) for r in reasons)
+    assert "wrong-secret" not in result.stdout + result.stderr
