@@ -9,8 +9,11 @@ A journal is one SQLite file (stdlib ``sqlite3``) with three tables:
   ``skipped``, ``failed``), the line it came from and the run that wrote it. Keyed by
   content, not by line number: an edited or reordered file, or another file, can never
   have a row counted as done that was not itself done.
-- ``keys``: which row claimed each identifying value (the email), so the same email
-  twice is one user, in one run or across runs.
+- ``keys``: which row claimed each identifying value (a hash of the email, not the
+  email), so the same email twice is one user, in one run or across runs.
+
+No field of a row is stored in the clear: rows and keys are 16-byte hashes, with the
+line number and status beside them.
 
 One process holds a journal at a time (SQLite's exclusive locking mode, taken when it is
 opened and released when it is closed or the process dies); a second gets
@@ -44,7 +47,7 @@ CREATE TABLE IF NOT EXISTS rows (
     fp BLOB PRIMARY KEY, status TEXT NOT NULL, line INTEGER NOT NULL, run INTEGER NOT NULL,
     reason TEXT, id TEXT
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, fp BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS keys (key BLOB PRIMARY KEY, fp BLOB NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -64,6 +67,10 @@ def fingerprint(fields: dict[str, Any]) -> bytes:
     """16 bytes identifying a row by what it sends (key order and spacing do not matter)."""
     text = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _key_digest(key: str) -> bytes:
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 @attrs.frozen
@@ -210,18 +217,19 @@ class Journal:
         A key held by a row that failed, or that an earlier run never sent, is taken over:
         that row is not on the server.
         """
-        owner = self._q("SELECT fp FROM keys WHERE key = ?", (key,)).fetchone()
+        digest = _key_digest(key)
+        owner = self._q("SELECT fp FROM keys WHERE key = ?", (digest,)).fetchone()
         if owner is not None and owner[0] != fp:
             seen = self.lookup(owner[0])
             never_sent = seen is not None and seen.status == "pending" and seen.run != self.run
             if seen is not None and seen.status != "failed" and not never_sent:
                 return seen
-        self._q("INSERT OR REPLACE INTO keys VALUES (?, ?)", (key, fp))
+        self._q("INSERT OR REPLACE INTO keys VALUES (?, ?)", (digest, fp))
         return None
 
     def take_key(self, key: str, fp: bytes) -> None:
         """Let ``fp`` own ``key`` whoever held it."""
-        self._q("INSERT OR REPLACE INTO keys VALUES (?, ?)", (key, fp))
+        self._q("INSERT OR REPLACE INTO keys VALUES (?, ?)", (_key_digest(key), fp))
 
     def mark(self, fps: list[tuple[bytes, int]], status: str, *, reason: str | None = None) -> None:
         """Record ``status`` for these (fingerprint, line) rows, in this run."""

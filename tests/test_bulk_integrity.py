@@ -497,3 +497,20 @@ async def test_a_cp1252_file_read_as_utf8_fails_its_rows_saying_which_encoding_t
     source.write_bytes("first_name;email\r\nZoë;zoe@example.com\r\n".encode("cp1252"))
     (row,) = list(read_csv(source))
     assert "cp1252" in row.data["__invalid__"]
+
+
+def everything_in(folder: Path) -> bytes:
+    """The bytes of every file in ``folder`` (the journal and anything beside it)."""
+    return b"".join(p.read_bytes() for p in sorted(folder.iterdir()))
+
+
+async def test_the_journal_holds_no_field_of_a_row_in_the_clear(tmp_path: Path) -> None:
+    sandbox = Sandbox()
+    card_id = card_of(sandbox)
+    journal = tmp_path / "j"
+    data = [{"first_name": "Secretive", "email": "private.person@example.com"}]
+    async with client_for(sandbox) as ct:
+        await ct.wallet_users.import_users(card_id, data, journal=journal)
+    written = everything_in(tmp_path)
+    assert b"private.person" not in written
+    assert b"Secretive" not in written
