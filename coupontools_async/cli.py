@@ -593,6 +593,17 @@ def _copy_failed_csv(
     delimiter: str = ",",
 ) -> None:
     writer = csv.writer(out, lineterminator="\n", delimiter=delimiter)
+    # A record refused for a field over csv's limit is copied whole, to be fixed there.
+    limit = csv.field_size_limit(sys.maxsize)
+    try:
+        _copy_csv_records(path, reasons, writer, encoding, delimiter)
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _copy_csv_records(
+    path: Path, reasons: dict[int, str], writer: Any, encoding: str, delimiter: str
+) -> None:
     with open(path, newline="", encoding=encoding, errors="surrogateescape") as handle:
         reader = csv.reader(handle, delimiter=delimiter)
         header = next(reader, [])

@@ -225,3 +225,21 @@ def test_an_import_stopped_by_an_error_reports_the_rows_it_did_not_do(
     assert reasons
     assert all(r.startswith(("not sent:", "unknown:")) for r in reasons)
     assert "wrong-secret" not in result.stdout + result.stderr
+
+
+def test_unreadable_records_fail_with_their_line_and_are_copied_to_the_failed_file(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "users.csv"
+    huge = b"x" * 200_000
+    source.write_bytes(
+        b"first_name,email\nAnn,ann@example.com\n"
+        b'"' + huge + b'",huge@example.com\nBad\xff,bad@example.com\nCid,cid@example.com\n'
+    )
+    result = run("--sandbox", "wallet-users", "import", "1", source)
+    assert result.returncode == 1, result.stderr
+    assert summary(result.stdout) == {"created": 2, "skipped": 0, "failed": 2}
+    copied = (tmp_path / "users.csv.failed.csv").read_bytes()
+    assert huge in copied  # the record as it was, to fix in place
+    assert b"Bad\xff,bad@example.com" in copied
+    assert b"field larger than field limit" in copied
