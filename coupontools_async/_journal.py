@@ -245,15 +245,6 @@ class Journal:
         self._q("UPDATE rows SET id = ? WHERE fp = ?", (server_id, fp))
         self.commit()
 
-    def count(self, status: str, *, earlier: bool = True) -> int:
-        """Rows with ``status`` from earlier runs (or from this one)."""
-        op = "<" if earlier else "="
-        found = self._q(
-            f"SELECT COUNT(*) FROM rows WHERE status = ? AND run {op} ?",
-            (status, self.run),
-        ).fetchone()
-        return int(found[0])
-
     # ------------------------------------------------------------------ plumbing
 
     def _require(self) -> sqlite3.Connection:
