@@ -7,21 +7,36 @@
 
 What it promises:
 
-- **Nothing is lost**: every input row ends as created, skipped (done by an earlier run,
-  or already there) or failed with its line number and the reason. Rows that break a
-  documented rule (bad email, bad E.164 phone, over-long field, unknown column) fail
-  before anything is sent.
-- **Nothing is duplicated**: after an *ambiguous* failure — the request may have
-  reached the server (read timeout, dropped connection, a 5xx on a create) — it asks
-  the server which of the batch's rows already exist (by email, or the ``key`` you
-  name) and sends only the others again.
-- **Resumable**: with ``journal=PATH``, every outcome is appended (one JSON line, written
-  whole) as it happens; run the same import with the same journal after a crash or
-  Ctrl-C and the rows already done are skipped. A batch in flight when the run died is
-  checked against the server like any ambiguous failure.
-- **Bounded**: at most ``concurrency`` requests at once (an anyio ``CapacityLimiter``),
-  the input read as it is consumed (a 1,000,000-row file is never held in memory), and
-  a 429 pauses every worker together for its Retry-After.
+- **Every row is accounted for**: each input row ends as created, skipped (done by an
+  earlier run of the same journal) or failed with its line number and a true reason.
+  Rows that break a documented rule (bad email, bad E.164 phone, over-long field) fail
+  before anything is sent; a column the card cannot take is one error up front; an
+  unreadable record (not valid text in the file's encoding, a field over the CSV limit)
+  fails with its line. If the import stops (bad credentials, a 429 past the bounds),
+  the rows it had read but not finished are reported as "not sent" or, when they were
+  on the wire, as "unknown".
+- **Nothing is duplicated**: the same ``key`` (email) twice in one import is sent once;
+  the second row fails naming the first. After an *ambiguous* failure (a read timeout,
+  a dropped connection, a 5xx on a create: the server may have acted) the importer
+  *looks*: it asks the server, in parallel within the concurrency bound, which of the
+  rows exist, and sends only the others again. A check that itself fails is retried;
+  a row whose fate it still cannot see after the last round fails as "unknown" (and a
+  resume checks it again), never as "not created".
+- **Resumable**: with ``journal=PATH``, every outcome is written to a SQLite journal as
+  it happens, keyed by the row's *content* (not its line), so a resume after a crash or
+  Ctrl-C skips exactly the rows already done, even in an edited or reordered file; rows
+  on the wire when the run died are checked against the server. A journal is for one
+  target (API host and card) and one process at a time: another target's journal, a
+  damaged one or a second concurrent run raise :class:`JournalError` naming the journal.
+- **Bounded**: at most ``concurrency`` (≤ 64) requests at once, the input read as it is
+  consumed, flat memory (the journal is on disk even without ``journal=``), a 429 pauses
+  every worker together within the client's Retry-After cap and ``max_wait`` seconds of
+  pauses in all (summed over requests); past either, :class:`~coupontools_async.RateLimitError`
+  is raised.
+- **Typed errors**: only :class:`~coupontools_async.CoupontoolsError` subclasses escape;
+  one error stopping the import is raised as it is, several at once as one
+  :class:`BulkImportError` holding them; either way the error's ``.report`` is the
+  :class:`ImportReport` of what was done, with the rows not finished in ``failed``.
 """
 
 from __future__ import annotations
@@ -42,18 +57,20 @@ from contextlib import aclosing
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import urlsplit
 
 import anyio
 import attrs
 
 from ._convert import unstructure
 from ._generated import OPERATIONS
+from ._journal import DONE, Journal, JournalError, JournalLockedError, fingerprint
 from ._transport import RetryEvent
-from ._validation import check_region, prepare_item
+from ._validation import _model_rules_by_name, check_region, prepare, prepare_item
 from .errors import (
     APIConnectionError,
     APIError,
-    AuthenticationError,
+    CoupontoolsError,
     InvalidRequestError,
     NotFoundError,
     RateLimitError,
@@ -65,21 +82,45 @@ if TYPE_CHECKING:
     from ._client import AsyncClient
 
 __all__ = [
+    "MAX_CONCURRENCY",
+    "BulkImportError",
+    "CsvRows",
     "FailedRow",
     "ImportProgress",
     "ImportReport",
+    "JournalError",
+    "JournalLockedError",
     "Row",
+    "check_columns",
     "import_loyalty_users",
     "import_wallet_users",
     "read_csv",
     "read_jsonl",
     "read_rows",
     "validate_wallet_row",
+    "wallet_columns",
 ]
 
 WALLET_MODEL = "WalletUserInput"
 _AMBIGUOUS = (APIConnectionError, ServerError)
 _MAX_ROUNDS = 8
+MAX_CONCURRENCY = 64
+"""The most requests an import keeps in flight (more only earns 429s)."""
+DEFAULT_MAX_WAIT = 3600.0
+"""Seconds of 429 pauses (summed over every request of the import) after which it stops."""
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+class BulkImportError(CoupontoolsError):
+    """An import stopped by several errors at once: ``.exceptions`` holds them, ``.report``
+    what was done until then (rows not finished are in ``report.failed``)."""
+
+    def __init__(
+        self, message: str, *, exceptions: list[BaseException], report: ImportReport
+    ) -> None:
+        super().__init__(message)
+        self.exceptions = exceptions
+        self.report = report
 
 
 # ----------------------------------------------------------------------------- input
@@ -93,45 +134,127 @@ class Row:
     data: dict[str, Any]
 
 
-def read_csv(path: str | os.PathLike[str], *, encoding: str = "utf-8-sig") -> Iterator[Row]:
-    """Stream the rows of a CSV file with a header line; empty cells are left out.
+class CsvRows:
+    """The rows of a CSV file with a header line, read as they are consumed (see :func:`read_csv`)."""
 
-    Line numbers are the file's (the header is line 1), so a report points at the line
-    to fix. The file is read as it is consumed, never whole.
-    """
-    with open(path, newline="", encoding=encoding) as handle:
-        yield from _csv_rows(handle)
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        encoding: str = "utf-8-sig",
+        delimiter: str | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.encoding = encoding
+        self._delimiter = delimiter
 
+    def _open(self) -> TextIO:
+        # surrogateescape: a byte the encoding cannot read fails its own row, not the file.
+        return open(self.path, newline="", encoding=self.encoding, errors="surrogateescape")
 
-def _csv_rows(handle: TextIO) -> Iterator[Row]:
-    reader = csv.reader(handle)
-    header = next(reader, None)
-    if header is None:
-        return
-    names = [name.strip() for name in header]
-    for values in reader:
-        line = reader.line_num
+    @property
+    def delimiter(self) -> str:
+        """The delimiter given, or the one the header line uses most (``,`` ``;`` tab ``|``)."""
+        if self._delimiter is None:
+            with self._open() as handle:
+                first = handle.readline()
+            counts = {d: first.count(d) for d in _DELIMITERS}
+            best = max(counts, key=lambda d: counts[d])
+            self._delimiter = best if counts[best] else ","
+        return self._delimiter
+
+    @property
+    def columns(self) -> list[str]:
+        """The header's column names (stripped)."""
+        with self._open() as handle:
+            return self._header(csv.reader(handle, delimiter=self.delimiter))
+
+    def _header(self, reader: Any) -> list[str]:
+        try:
+            header: list[str] = next(reader, [])
+        except csv.Error as exc:
+            raise ValidationError(
+                f"{self.path}: the header line cannot be read ({exc})", param="file", rule="format"
+            ) from None
+        names = [name.strip() for name in header]
+        for name in names:
+            if _undecodable(name):
+                raise ValidationError(
+                    f"{self.path}: the header line is not {self.encoding} text "
+                    "(for an Excel export, try encoding cp1252)",
+                    param="file",
+                    rule="encoding",
+                )
+        return names
+
+    def __iter__(self) -> Iterator[Row]:
+        with self._open() as handle:
+            reader = csv.reader(handle, delimiter=self.delimiter)
+            names = self._header(reader)
+            if not names:
+                return
+            while True:
+                try:
+                    values = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    yield Row(reader.line_num, {"__invalid__": f"unreadable CSV record: {exc}"})
+                    continue
+                row = self._row(reader.line_num, names, values)
+                if row is not None:
+                    yield row
+
+    def _row(self, line: int, names: list[str], values: list[str]) -> Row | None:
         if not any(v.strip() for v in values):
-            continue
+            return None
+        if any(_undecodable(v) for v in values):
+            return Row(
+                line,
+                {
+                    "__invalid__": f"not {self.encoding} text (for an Excel export, "
+                    "try encoding cp1252)"
+                },
+            )
+        data: dict[str, Any] = {}
         if len(values) > len(names):
-            extra = values[len(names) :]
-            data: dict[str, Any] = {"__extra__": extra}
-        else:
-            data = {}
+            data["__extra__"] = values[len(names) :]
         for name, value in zip(names, values, strict=False):
             if value.strip() != "":
                 data[name] = value.strip()
-        yield Row(line, data)
+        return Row(line, data)
+
+
+def _undecodable(text: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def read_csv(
+    path: str | os.PathLike[str], *, encoding: str = "utf-8-sig", delimiter: str | None = None
+) -> CsvRows:
+    """Stream the rows of a CSV file with a header line; empty cells are left out.
+
+    Line numbers are the file's (the header is line 1), so a report points at the line
+    to fix. The file is read as it is consumed, never whole. A UTF-8 BOM is dropped; the
+    delimiter is the one the header uses (``,``, ``;``, tab or ``|``) unless given; a
+    record that cannot be read (bytes that are not ``encoding`` text, a field over the
+    csv module's size limit) becomes a row that fails with its line. Its ``columns``
+    are checked by an import before any row is sent.
+    """
+    return CsvRows(path, encoding=encoding, delimiter=delimiter)
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> Iterator[Row]:
     """Stream the objects of a JSON Lines file (one object per line; blank lines skipped).
 
-    A line that is not a JSON object becomes a row that fails with the reason.
+    A line that is not a JSON object (or not UTF-8) becomes a row that fails with the reason.
     """
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8", errors="surrogateescape") as handle:
         for number, text in enumerate(handle, start=1):
             if not text.strip():
+                continue
+            if _undecodable(text):
+                yield Row(number, {"__invalid__": "not UTF-8 text"})
                 continue
             try:
                 value = json.loads(text)
@@ -144,10 +267,34 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[Row]:
             yield Row(number, value)
 
 
-def read_rows(path: str | os.PathLike[str]) -> Iterator[Row]:
+def read_rows(
+    path: str | os.PathLike[str], *, encoding: str = "utf-8-sig", delimiter: str | None = None
+) -> Iterable[Row]:
     """:func:`read_jsonl` for ``.jsonl``/``.ndjson`` files, else :func:`read_csv`."""
     suffix = Path(path).suffix.lower()
-    return read_jsonl(path) if suffix in (".jsonl", ".ndjson") else read_csv(path)
+    if suffix in (".jsonl", ".ndjson"):
+        return read_jsonl(path)
+    return read_csv(path, encoding=encoding, delimiter=delimiter)
+
+
+def wallet_columns() -> frozenset[str]:
+    """The columns a wallet (v4) import can take: the fields of a wallet user."""
+    return frozenset(_model_rules_by_name(WALLET_MODEL).by_wire)
+
+
+def check_columns(
+    columns: Iterable[str], known: Iterable[str], *, ignored: Iterable[str] = ()
+) -> None:
+    """One ValidationError, before anything is sent, naming a column the target cannot take."""
+    allowed = set(known) | set(ignored)
+    unknown = [c for c in columns if c and c not in allowed]
+    if unknown:
+        raise ValidationError(
+            f"column {unknown[0]!r} is not a field the card takes "
+            f"(known: {', '.join(sorted(known))})",
+            param=unknown[0],
+            rule="unknown",
+        )
 
 
 async def _rows(source: Iterable[Any] | AsyncIterable[Any]) -> AsyncGenerator[Row, None]:
@@ -163,7 +310,7 @@ async def _rows(source: Iterable[Any] | AsyncIterable[Any]) -> AsyncGenerator[Ro
 
 def check_readable(row: Row) -> dict[str, Any]:
     """The row's fields, or a ValidationError when the reader could not make sense of it
-    (not JSON, not an object, more values than the header has columns)."""
+    (not JSON, not an object, not text, more values than the header has columns)."""
     data = row.data
     if "__invalid__" in data:
         raise ValidationError(str(data["__invalid__"]), param="row", rule="format")
@@ -245,103 +392,47 @@ class ImportProgress:
 ProgressHook = Callable[[ImportProgress], Any]
 
 
-# --------------------------------------------------------------------------- journal
-
-
-class Journal:
-    """Append-only JSON lines of outcomes; read back on resume.
-
-    Each record is one ``write`` of one whole line followed by a flush, from synchronous
-    code: a cancellation cannot land half-way through it. A torn last line (a crash
-    mid-write) is ignored when reading.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], scope: str) -> None:
-        self.path = Path(path)
-        self.scope = scope
-        self.done: dict[int, str] = {}
-        """Line → "created" / "skipped" for rows finished by earlier runs."""
-        self.in_flight: set[int] = set()
-        """Lines sent by an earlier run whose outcome was never recorded."""
-        self._handle: TextIO | None = None
-        if self.path.exists():
-            self._load()
-
-    def _load(self) -> None:
-        sending: set[int] = set()
-        with open(self.path, encoding="utf-8") as handle:
-            for text in handle:
-                try:
-                    record = json.loads(text)
-                except ValueError:
-                    continue  # a torn last line
-                if record.get("scope") not in (None, self.scope):
-                    raise ValidationError(
-                        f"the journal {self.path} belongs to another import ({record.get('scope')})",
-                        param="journal",
-                        rule="scope",
-                    )
-                status = record.get("status")
-                lines = record.get("lines") or [record.get("line")]
-                if status == "sending":
-                    sending.update(lines)
-                elif status in ("created", "skipped"):
-                    for line in lines:
-                        self.done[int(line)] = status
-                        sending.discard(line)
-                elif status == "failed":
-                    for line in lines:
-                        sending.discard(line)
-        self.in_flight = sending - set(self.done)
-
-    def open(self) -> None:
-        """Open for appending (and write the scope header on a new journal)."""
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
-        if new:
-            self.write({"scope": self.scope, "status": "start", "at": time.time()})
-
-    def write(self, record: dict[str, Any]) -> None:
-        """Append one record as one line, flushed."""
-        assert self._handle is not None
-        self._handle.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
-        self._handle.flush()
-
-    def close(self) -> None:
-        """Flush to disk and close."""
-        if self._handle is not None:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
-            self._handle = None
-
-
 # ---------------------------------------------------------------------------- engine
 
 
-@attrs.define
+@attrs.define(eq=False)
 class _Pending:
     row: Row
     wire: dict[str, Any]
+    fp: bytes
     ambiguous: bool = False
-    """True when an earlier attempt may have created it: check before sending again."""
+    """True when an earlier attempt may have created it: look before sending again."""
+    sent: bool = False
+    last_error: str = ""
+    server_id: str | None = None
+    """The id a create answered with (v3: created, not yet linked), from this run or the journal."""
 
 
 class _Gate:
     """Pauses every worker together (a 429 seen by one holds all of them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, sleep: Callable[[float], Awaitable[None]], clock: Callable[[], float]):
         self._until = 0.0
+        self._sleep = sleep
+        self._clock = clock
 
     def hold(self, seconds: float) -> None:
-        self._until = max(self._until, time.monotonic() + seconds)
+        self._until = max(self._until, self._clock() + seconds)
 
     async def wait(self) -> None:
+        waited_for: float | None = None
         while True:
-            remaining = self._until - time.monotonic()
-            if remaining <= 0:
+            until = self._until
+            remaining = until - self._clock()
+            # A fake clock may not move while we sleep: wait once per hold, not in a spin.
+            if remaining <= 0 or until == waited_for:
                 return
-            await anyio.sleep(remaining)
+            waited_for = until
+            await self._sleep(remaining)
+
+
+def _target(client: AsyncClient, what: str) -> str:
+    return f"{urlsplit(client.base_url).netloc or client.base_url}/{what}"
 
 
 class _Importer:
@@ -351,69 +442,75 @@ class _Importer:
         self,
         client: AsyncClient,
         *,
-        scope: str,
+        target: str,
         concurrency: int,
         batch_size: int,
         journal: str | os.PathLike[str] | None,
         on_progress: ProgressHook | None,
         key: str,
         validate: Callable[[dict[str, Any]], dict[str, Any]],
+        columns: frozenset[str],
+        max_wait: float,
     ) -> None:
-        if concurrency < 1:
-            raise ValidationError(
-                "concurrency must be at least 1", param="concurrency", rule="minimum"
-            )
-        if batch_size < 1:
-            raise ValidationError(
-                "batch_size must be at least 1", param="batch_size", rule="minimum"
-            )
-        self.gate = _Gate()
+        _check_bound("concurrency", concurrency, MAX_CONCURRENCY)
+        _check_bound("batch_size", batch_size, None)
+        if not max_wait >= 0:
+            raise ValidationError("max_wait must be 0 or more seconds", param="max_wait")
+        policy = client.retry_policy
+        self.policy = policy
+        self.gate = _Gate(policy.sleep, policy.clock)
         self.client = client.with_options(on_retry=self._on_retry)
         self.limiter = anyio.CapacityLimiter(concurrency)
         self.concurrency = concurrency
         self.batch_size = batch_size
-        self.journal = Journal(journal, scope) if journal is not None else None
+        self.journal = Journal(journal, target=target)
         self.on_progress = on_progress
         self.key = key
         self.validate = validate
+        self.columns = columns
+        self.max_wait = max_wait
+        self.waited = 0.0
         self.report = ImportReport()
         self.started = time.monotonic()
         self._user_hook = client.on_retry
+        self._open: dict[int, _Pending] = {}
+        """Rows read and not finished, by id: reported if the import stops."""
 
     # ---- bookkeeping
 
     async def _on_retry(self, event: RetryEvent) -> None:
         if event.status_code == 429:
             self.gate.hold(event.delay)  # everybody waits, not just the one who was told
+            self.waited += event.delay
         if self._user_hook is not None:
             result = self._user_hook(event)
             if isinstance(result, Awaitable):
                 await result
 
-    def record(
-        self,
-        status: str,
-        rows: list[Row],
-        *,
-        reason: str | None = None,
-        ids: list[Any] | None = None,
+    def finish(
+        self, status: str, items: list[_Pending], *, reason: str | None = None, keep: bool = False
     ) -> None:
-        if self.journal is not None and rows:
-            entry: dict[str, Any] = {"status": status, "lines": [r.line for r in rows]}
-            if reason:
-                entry["reason"] = reason
-            if ids is not None:
-                entry["ids"] = ids
-            self.journal.write(entry)
+        """Record the outcome of these rows (in the journal unless ``keep``: left as sent)."""
+        if not items:
+            return
+        if not keep:
+            self.journal.mark([(p.fp, p.row.line) for p in items], status, reason=reason)
+            self.journal.commit()
+        for p in items:
+            self._open.pop(id(p), None)
         if status == "created":
-            self.report.created += len(rows)
+            self.report.created += len(items)
         elif status == "skipped":
-            self.report.skipped += len(rows)
-        elif status == "failed":
-            for row in rows:
+            self.report.skipped += len(items)
+        else:
+            for p in items:
                 self.report.failed.append(
-                    FailedRow(row.line, reason or "failed", _public(row.data))
+                    FailedRow(p.row.line, reason or "failed", _public(p.row.data))
                 )
+
+    def fail_unread(self, row: Row, reason: str) -> None:
+        self.report.failed.append(FailedRow(row.line, reason, _public(row.data)))
+        self.progress()
 
     def progress(self) -> None:
         if self.on_progress is not None:
@@ -434,8 +531,10 @@ class _Importer:
         rows: Iterable[Any] | AsyncIterable[Any],
         send: Callable[[list[_Pending]], Awaitable[None]],
     ) -> ImportReport:
-        if self.journal is not None:
-            self.journal.open()
+        columns = getattr(rows, "columns", None)
+        if isinstance(columns, list):
+            check_columns(columns, self.columns)
+        self.journal.open()
         writer, reader = anyio.create_memory_object_stream[list[_Pending]](self.concurrency)
         try:
             async with anyio.create_task_group() as tg:
@@ -444,12 +543,41 @@ class _Importer:
                 reader.close()
                 async with writer:
                     await self._produce(rows, writer)
+        except Exception as exc:
+            # A worker's death breaks the stream the producer writes to: that is no cause.
+            leaves = [e for e in _leaves(exc) if not isinstance(e, anyio.BrokenResourceError)]
+            leaves = leaves or _leaves(exc)
+            if any(not isinstance(e, Exception) for e in leaves):
+                raise  # a cancellation or an interrupt goes on as it is
+            raise self._stopped(leaves) from None
         finally:
-            if self.journal is not None:
-                self.journal.close()
+            self.journal.close()
             self.report.elapsed = time.monotonic() - self.started
         self.progress()
         return self.report
+
+    def _stopped(self, leaves: list[BaseException]) -> BaseException:
+        """The error to raise when the import stops; rows not finished go in the report."""
+        first = leaves[0]
+        cause = f"{type(first).__name__}: {_one_line(str(first))}"
+        for p in list(self._open.values()):
+            if p.sent:
+                why = f"unknown: on the wire when the import stopped ({cause}); a resume checks it"
+            else:
+                why = f"not sent: the import stopped ({cause})"
+            self.report.failed.append(FailedRow(p.row.line, why, _public(p.row.data)))
+        self._open.clear()
+        self.report.elapsed = time.monotonic() - self.started
+        if len(leaves) == 1 and isinstance(first, CoupontoolsError):
+            setattr(first, "report", self.report)  # noqa: B010 - documented: error.report
+            return first
+        error = BulkImportError(
+            f"the import stopped on {len(leaves)} error(s), first {cause}",
+            exceptions=leaves,
+            report=self.report,
+        )
+        error.__cause__ = first
+        return error
 
     async def _produce(
         self,
@@ -457,11 +585,9 @@ class _Importer:
         writer: anyio.abc.ObjectSendStream[list[_Pending]],
     ) -> None:
         batch: list[_Pending] = []
-        done = self.journal.done if self.journal else {}
-        in_flight = self.journal.in_flight if self.journal else set()
         async with aclosing(_rows(rows)) as stream:
             async for row in stream:
-                pending = self._admit(row, done, in_flight)
+                pending = self._admit(row)
                 if pending is not None:
                     batch.append(pending)
                     if len(batch) >= self.batch_size:
@@ -470,21 +596,52 @@ class _Importer:
         if batch:
             await writer.send(batch)
 
-    def _admit(self, row: Row, done: dict[int, str], in_flight: set[int]) -> _Pending | None:
-        """A row ready to send, or None when it is done already or fails validation."""
-        if row.line in done:
-            self.report.skipped += 1  # done by an earlier run: already in the journal
-            return None
+    def _admit(self, row: Row) -> _Pending | None:
+        """A row ready to send, or None when it is done already, a duplicate, or invalid."""
         try:
-            wire = self._validated(row)
+            wire = self.validate(check_readable(row))
         except ValidationError as exc:
-            self.record("failed", [row], reason=str(exc))
-            self.progress()
+            self.fail_unread(row, str(exc))
             return None
-        return _Pending(row, wire, ambiguous=row.line in in_flight)
-
-    def _validated(self, row: Row) -> dict[str, Any]:
-        return self.validate(check_readable(row))
+        journal = self.journal
+        fp = fingerprint(wire)
+        seen = journal.lookup(fp)
+        if seen is not None and seen.run == journal.run:
+            self.fail_unread(row, f"the same row as line {seen.line}: imported once, not twice")
+            return None
+        if seen is not None and seen.status in DONE:
+            self.report.skipped += 1  # done by an earlier run (the journal says so)
+            return None
+        value = wire.get(self.key)
+        ambiguous = seen is not None and seen.status == "sending"
+        if isinstance(value, str) and value.strip():
+            key = value.strip().casefold()
+            owner = journal.claim_key(key, fp)
+            if owner is not None and owner.run != journal.run and owner.status == "sending":
+                # Another row with this key was on the wire when an earlier run died (it
+                # may be gone from the input now): look before sending this one.
+                journal.take_key(key, fp)
+                owner, ambiguous = None, True
+            if owner is not None:
+                if owner.run == journal.run:
+                    why = f"the same {self.key} as line {owner.line}: not sent twice"
+                else:
+                    why = (
+                        f"a row with the same {self.key} (line {owner.line} then) was "
+                        f"{owner.status} by an earlier run of this journal: not sent again"
+                    )
+                self.fail_unread(row, why)
+                return None
+        journal.mark([(fp, row.line)], "pending")
+        pending = _Pending(
+            row,
+            wire,
+            fp,
+            ambiguous=ambiguous,
+            server_id=seen.id if seen is not None and seen.status == "sending" else None,
+        )
+        self._open[id(pending)] = pending
+        return pending
 
     async def _worker(
         self,
@@ -493,20 +650,117 @@ class _Importer:
     ) -> None:
         async with reader:
             async for batch in reader:
-                if self.journal is not None:
-                    self.journal.write({"status": "sending", "lines": [p.row.line for p in batch]})
+                # Durable before the request leaves: a crash from here on is "in flight".
+                self.journal.mark([(p.fp, p.row.line) for p in batch], "sending")
+                self.journal.commit()
+                for p in batch:
+                    p.sent = True
                 await send(batch)
                 self.progress()
 
     async def call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
-        """One request, inside the concurrency bound, after any shared 429 pause."""
+        """One request, inside the concurrency bound, after any shared 429 pause.
+
+        A 429 the client gave up on pauses everybody for its Retry-After, within the
+        client's cap and ``max_wait`` seconds in all; past either it is raised.
+        """
         while True:
             await self.gate.wait()
             async with self.limiter:
                 try:
                     return await fn()
-                except RateLimitError as exc:  # waited out too long by the client: hold all
-                    self.gate.hold(exc.retry_after or 1.0)
+                except RateLimitError as exc:
+                    wait = exc.retry_after if exc.retry_after is not None else 1.0
+                    if wait > self.policy.max_retry_after or self.waited + wait > self.max_wait:
+                        raise
+                    self.waited += wait
+                    self.gate.hold(wait)
+
+    async def settle(
+        self, pending: list[_Pending], exists: Callable[[str], Awaitable[bool]]
+    ) -> list[_Pending]:
+        """Look up the rows an earlier attempt may have created (in parallel, bounded).
+
+        Those found are created; those not found are sent again; a row whose check
+        failed stays unsure, for the next round.
+        """
+        unsure = [p for p in pending if p.ambiguous]
+        if not unsure:
+            return pending
+        found: list[_Pending] = []
+        unknown: list[_Pending] = []
+
+        async def look(p: _Pending) -> None:
+            value = p.wire.get(self.key)
+            if value in (None, ""):
+                unknown.append(p)
+                return
+            try:
+                there = await self.call(partial(exists, str(value)))
+            except _AMBIGUOUS as exc:
+                p.last_error = _describe(exc)
+                return  # still unsure: checked again next round
+            if there:
+                found.append(p)
+            else:
+                p.ambiguous = False
+
+        async with anyio.create_task_group() as tg:
+            for p in unsure:
+                tg.start_soon(look, p)
+        self.finish("created", found)
+        self.finish(
+            "failed",
+            unknown,
+            reason=f"unknown: the request may have created it, and without {self.key!r} it "
+            "cannot be checked; not sent again to avoid a duplicate",
+            keep=True,
+        )
+        done = {id(p) for p in found} | {id(p) for p in unknown}
+        return [p for p in pending if id(p) not in done]
+
+    def give_up(self, pending: list[_Pending], attempts: int) -> None:
+        """Rows still not done after the last round: say what is known about each."""
+        unsure = [p for p in pending if p.ambiguous]
+        checked = [p for p in pending if not p.ambiguous]
+        for p in unsure:
+            self.finish(
+                "failed",
+                [p],
+                reason=f"unknown: {attempts} attempts failed and the check of whether one of "
+                f"them created it failed too ({p.last_error}); a resume with the journal "
+                "checks it again",
+                keep=True,  # stays "sending": a resume looks before it sends
+            )
+        for p in checked:
+            self.finish(
+                "failed",
+                [p],
+                reason=f"not created: {attempts} attempts failed (last: {p.last_error}); "
+                "checked, it is not on the server",
+            )
+
+
+def _check_bound(name: str, value: int, most: int | None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(f"{name} must be a whole number of at least 1", param=name)
+    if most is not None and value > most:
+        raise ValidationError(f"{name} must be at most {most} (got {value})", param=name)
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    inner = getattr(exc, "exceptions", None)  # an ExceptionGroup (a backport before 3.11)
+    if isinstance(inner, (list, tuple)) and inner:
+        return [leaf for e in inner for leaf in _leaves(e)]
+    return [exc]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:200]
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {_one_line(str(exc))}"
 
 
 def _import_region(client: AsyncClient, default_region: str | None) -> str | None:
@@ -534,111 +788,105 @@ async def import_wallet_users(
     on_progress: ProgressHook | None = None,
     key: str = "email",
     default_region: str | None = None,
+    max_wait: float = DEFAULT_MAX_WAIT,
 ) -> ImportReport:
     """Import rows into wallet card ``card_id`` with the v4 bulk endpoint, exactly once.
 
     See the module docstring for the guarantees. ``key`` is the field that identifies a
-    user when checking what an ambiguous failure created (default ``email``); a row
-    without it that meets an ambiguous failure fails with that reason rather than risk a
-    duplicate. ``default_region`` (``"BE"``, default: the client's) is the country of
-    the file's national phone numbers (the ``phone`` extra).
+    user (default ``email``): two rows with the same one are one user, and it is what
+    the importer looks up after an ambiguous failure; a row without it that meets one
+    fails with that reason rather than risk a duplicate. ``default_region`` (``"BE"``,
+    default: the client's) is the country of the file's national phone numbers (the
+    ``phone`` extra).
+
+    Raises:
+        ValidationError: a bad ``card_id``, ``concurrency`` (1 to 64) or ``batch_size``,
+            or a column the card cannot take; nothing was sent.
+        JournalError: the journal cannot be used (another import's, damaged, in use).
     """
+    if isinstance(card_id, bool) or not isinstance(card_id, int) or card_id < 1:
+        raise ValidationError(
+            f"card_id must be a wallet card's id (a whole number from 1), got {card_id!r}",
+            param="card_id",
+        )
     region = _import_region(client, default_region)
     importer = _Importer(
         client,
-        scope=f"wallet:{card_id}",
+        target=_target(client, f"wallet/{card_id}"),
         concurrency=concurrency,
         batch_size=batch_size,
         journal=journal,
         on_progress=on_progress,
         key=key,
         validate=lambda data: prepare_item(WALLET_MODEL, data, default_region=region),
+        columns=wallet_columns(),
+        max_wait=max_wait,
     )
 
+    async def exists(value: str) -> bool:
+        return await _wallet_user_exists(importer, card_id, value)
+
     async def send(batch: list[_Pending]) -> None:
-        await _send_wallet_batch(importer, card_id, batch)
+        await _send_wallet_batch(importer, card_id, batch, exists)
 
     return await importer.run(rows, send)
 
 
-async def _send_wallet_batch(importer: _Importer, card_id: int, batch: list[_Pending]) -> None:
+async def _send_wallet_batch(
+    importer: _Importer,
+    card_id: int,
+    batch: list[_Pending],
+    exists: Callable[[str], Awaitable[bool]],
+) -> None:
     pending = batch
     for _ in range(_MAX_ROUNDS):
-        pending = await _settle_ambiguous(importer, card_id, pending)
+        pending = await importer.settle(pending, exists)
+        sendable = [p for p in pending if not p.ambiguous]
+        unsure = [p for p in pending if p.ambiguous]
+        if sendable:
+            try:
+                # The rows were validated one by one on the way in: send them as they are.
+                created = await importer.call(
+                    partial(
+                        importer.client._request,
+                        OPERATIONS["wallet_users_create_many"],
+                        path={"card_id": card_id},
+                        body=[p.wire for p in sendable],
+                        validated=True,
+                    )
+                )
+            except _AMBIGUOUS as exc:
+                for p in sendable:
+                    p.ambiguous = True
+                    p.last_error = _describe(exc)
+                unsure += sendable
+            except InvalidRequestError as exc:
+                await _split_refused(importer, card_id, sendable, exc, exists)
+            else:
+                del created  # the answer's ids are not needed: the journal keys by content
+                importer.finish("created", sendable)
+        pending = unsure
         if not pending:
             return
-        try:
-            # The rows were validated one by one on the way in: send them as they are.
-            created = await importer.call(
-                partial(
-                    importer.client._request,
-                    OPERATIONS["wallet_users_create_many"],
-                    path={"card_id": card_id},
-                    body=[p.wire for p in pending],
-                    validated=True,
-                )
-            )
-        except _AMBIGUOUS:
-            for p in pending:
-                p.ambiguous = True
-            continue
-        except InvalidRequestError as exc:
-            await _split_refused(importer, card_id, pending, exc)
-            return
-        except (AuthenticationError, NotFoundError):
-            importer.record("failed", [p.row for p in pending], reason="import stopped")
-            raise
-        importer.record(
-            "created", [p.row for p in pending], ids=[getattr(u, "id", None) for u in created]
-        )
-        return
-    importer.record(
-        "failed",
-        [p.row for p in pending],
-        reason=f"still failing after {_MAX_ROUNDS} attempts; none of these rows exist",
-    )
+    # The last attempt may have landed too: look before saying anything about it.
+    pending = await importer.settle(pending, exists)
+    importer.give_up(pending, _MAX_ROUNDS)
 
 
 async def _split_refused(
-    importer: _Importer, card_id: int, pending: list[_Pending], exc: APIError
+    importer: _Importer,
+    card_id: int,
+    pending: list[_Pending],
+    exc: APIError,
+    exists: Callable[[str], Awaitable[bool]],
 ) -> None:
     """A batch refused for a bad row: halve it until the bad rows stand alone."""
     if len(pending) == 1:
-        importer.record("failed", [pending[0].row], reason=_reason(exc))
+        importer.finish("failed", pending, reason=_reason(exc))
         return
     middle = len(pending) // 2
     for half in (pending[:middle], pending[middle:]):
-        await _send_wallet_batch(importer, card_id, half)
-
-
-async def _settle_ambiguous(
-    importer: _Importer, card_id: int, pending: list[_Pending]
-) -> list[_Pending]:
-    """Rows an earlier attempt may have created: those that exist are done."""
-    unsure = [p for p in pending if p.ambiguous]
-    if not unsure:
-        return pending
-    still: list[_Pending] = [p for p in pending if not p.ambiguous]
-    found_rows: list[Row] = []
-    for p in unsure:
-        value = p.wire.get(importer.key)
-        if value in (None, ""):
-            importer.record(
-                "failed",
-                [p.row],
-                reason=f"the request may have created it, and without {importer.key!r} "
-                "it cannot be checked; not sent again to avoid a duplicate",
-            )
-            continue
-        exists = await importer.call(partial(_wallet_user_exists, importer, card_id, str(value)))
-        if exists:
-            found_rows.append(p.row)
-        else:
-            p.ambiguous = False
-            still.append(p)
-    if found_rows:
-        importer.record("created", found_rows)
-    return still
+        await _send_wallet_batch(importer, card_id, half, exists)
 
 
 async def _wallet_user_exists(importer: _Importer, card_id: int, value: str) -> bool:
@@ -667,43 +915,39 @@ async def import_loyalty_users(
     journal: str | os.PathLike[str] | None = None,
     on_progress: ProgressHook | None = None,
     default_region: str | None = None,
+    max_wait: float = DEFAULT_MAX_WAIT,
 ) -> ImportReport:
     """Import rows as v3 web loyalty users of ``loyaltycard``: create each, then link it.
 
-    One create per row (v3 has no bulk endpoint). A create whose answer was lost is
-    resolved by the account's unique email: sending it again answers 304 "Email already
-    exists", and the user is then found on the card, or linked after a search.
-    ``default_region`` as for :func:`import_wallet_users`.
+    One create per row (v3 has no bulk endpoint). The account's emails are unique, so a
+    create whose answer was lost is settled by sending it again: "Email already exists"
+    (304) means it is there, and the user is then looked up (on this card, then on the
+    account's other cards) and linked. A user the search cannot find fails with that
+    reason: v3 searches users only within a card. ``default_region`` as for
+    :func:`import_wallet_users`.
     """
-    from ._generated import OPERATIONS
-
+    link_op = OPERATIONS["loyalty_users_link"]
+    prepare(link_op, body={"loyaltycard": loyaltycard, "user": "lus_check"})  # bad id: refused now
     region = _import_region(client, default_region)
-
     create_op = OPERATIONS["loyalty_users_create"]
-    fields = {p.wire for p in create_op.params if p.location == "body"}
+    fields = frozenset(p.wire for p in create_op.params if p.location == "body")
 
     def validate(data: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(data) - fields)
-        if unknown:
-            raise ValidationError(
-                f"{unknown[0]}: unknown column (known: {', '.join(sorted(fields))})",
-                param=unknown[0],
-                rule="unknown",
-            )
-        from ._validation import prepare
-
+        check_columns(data, fields)
         _, wire = prepare(create_op, body=data, default_region=region)
         return dict(wire or {})
 
     importer = _Importer(
         client,
-        scope=f"loyalty:{loyaltycard}",
+        target=_target(client, f"loyalty/{loyaltycard}"),
         concurrency=concurrency,
         batch_size=1,
         journal=journal,
         on_progress=on_progress,
         key="email",
         validate=validate,
+        columns=fields,
+        max_wait=max_wait,
     )
 
     async def send(batch: list[_Pending]) -> None:
@@ -715,43 +959,69 @@ async def import_loyalty_users(
 
 async def _send_loyalty_row(importer: _Importer, loyaltycard: str, p: _Pending) -> None:
     client = importer.client
-    user_id: str | None = None
-    for _ in range(_MAX_ROUNDS):
+    user_id = p.server_id  # created by an earlier run that died before linking it
+    for _ in range(0 if user_id else _MAX_ROUNDS):
         try:
             created = await importer.call(lambda: client.loyalty_users.create(**p.wire))
             user_id = _loyalty_user_id(created)
+            if user_id is not None:
+                importer.journal.remember_id(p.fp, user_id)  # a resume links, not re-creates
             break
-        except _AMBIGUOUS:
+        except _AMBIGUOUS as exc:
+            p.ambiguous = True
+            p.last_error = _describe(exc)
             continue  # the account's unique email makes a repeat safe: 304 if it exists
         except InvalidRequestError as exc:
-            if 304 in exc.codes:
-                user_id = await _find_loyalty_user(importer, loyaltycard, str(p.wire.get("email")))
-                if user_id is None:
-                    importer.record(
-                        "skipped", [p.row], reason="email already exists on the account"
-                    )
-                    return
-                break
-            importer.record("failed", [p.row], reason=_reason(exc))
-            return
+            if 304 not in exc.codes:
+                importer.finish("failed", [p], reason=_reason(exc))
+                return
+            email = str(p.wire.get("email"))
+            user_id = await _find_loyalty_user(importer, loyaltycard, email)
+            if user_id is None:
+                how = (
+                    "an earlier attempt whose answer was lost may have created it"
+                    if p.ambiguous
+                    else "it was there before"
+                )
+                importer.finish(
+                    "failed",
+                    [p],
+                    reason=f"the email already exists on the account ({how}) but no card's "
+                    "search finds it, so it could not be linked: link it by hand",
+                )
+                return
+            break
     if user_id is None:
-        importer.record("failed", [p.row], reason=f"still failing after {_MAX_ROUNDS} attempts")
+        importer.finish(
+            "failed",
+            [p],
+            reason=f"unknown: {_MAX_ROUNDS} attempts failed ({p.last_error}); a resume with "
+            "the journal tries again (an existing email answers 304 and is linked)",
+            keep=True,
+        )
         return
     for _ in range(_MAX_ROUNDS):
         try:
             await importer.call(
                 lambda: client.loyalty_users.link(loyaltycard=loyaltycard, user=user_id)
             )
-            importer.record("created", [p.row], ids=[user_id])
+            importer.finish("created", [p])
             return
-        except _AMBIGUOUS:
+        except _AMBIGUOUS as exc:
+            p.last_error = _describe(exc)
             continue  # linking twice leaves one link
         except APIError as exc:
-            importer.record(
-                "failed", [p.row], reason=f"created as {user_id} but not linked: {_reason(exc)}"
+            importer.finish(
+                "failed", [p], reason=f"created as {user_id} but not linked: {_reason(exc)}"
             )
             return
-    importer.record("failed", [p.row], reason=f"created as {user_id} but linking kept failing")
+    importer.finish(
+        "failed",
+        [p],
+        reason=f"created as {user_id} but linking kept failing ({p.last_error}); "
+        "a resume with the journal links it",
+        keep=True,
+    )
 
 
 def _loyalty_user_id(created: Any) -> str | None:
@@ -766,14 +1036,25 @@ def _loyalty_user_id(created: Any) -> str | None:
 
 
 async def _find_loyalty_user(importer: _Importer, loyaltycard: str, email: str) -> str | None:
+    """The id of the account's user with this email: on this card first, then on the others."""
+    cards = [loyaltycard]
     try:
-        found = await importer.call(
-            lambda: importer.client.loyalty_users.search(loyaltycard=loyaltycard, search=email)
-        )
+        listing = await importer.call(lambda: importer.client.loyalty_cards.list())
     except (NotFoundError, InvalidRequestError):
-        return None
-    users: list[Any] = getattr(found, "users", None) or []
-    for user in users:
-        if str(getattr(user, "email", "")).casefold() == email.casefold():
-            return str(user.id)
+        listing = None
+    for card in getattr(listing, "loyaltycard", None) or []:
+        card_id = str(getattr(card, "id", "") or "")
+        if card_id and card_id not in cards:
+            cards.append(card_id)
+    wanted = email.casefold()
+    for card_id in cards:
+        try:
+            found = await importer.call(
+                partial(importer.client.loyalty_users.search, loyaltycard=card_id, search=email)
+            )
+        except (NotFoundError, InvalidRequestError):
+            continue
+        for user in getattr(found, "users", None) or []:
+            if str(getattr(user, "email", "")).casefold() == wanted:
+                return str(user.id)
     return None

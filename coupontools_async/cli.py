@@ -3,7 +3,8 @@
 ::
 
     coupontools demo                                   # the whole job against a sandbox
-    coupontools wallet-users import 12 users.csv --journal users.journal
+    coupontools wallet-users import 12 users.csv            # journal: users.csv.journal
+    coupontools wallet-users import 12 users.csv --resume   # after Ctrl-C or a crash
     coupontools wallet-users export 12 -o users.csv
     coupontools sessions export cam_12345 --state claimed --format jsonl > claimed.jsonl
     coupontools --sandbox coupons list --json
@@ -38,7 +39,18 @@ import attrs
 from ._client import ENV_CLIENT_ID, ENV_CLIENT_SECRET
 from ._generated import models
 from ._validation import check_region
-from .bulk import FailedRow, ImportProgress, ImportReport, Row, read_rows, validate_wallet_row
+from .bulk import (
+    MAX_CONCURRENCY,
+    CsvRows,
+    FailedRow,
+    ImportProgress,
+    ImportReport,
+    Row,
+    check_columns,
+    read_rows,
+    validate_wallet_row,
+    wallet_columns,
+)
 from .errors import CoupontoolsError, ValidationError
 
 try:
@@ -559,9 +571,11 @@ def _is_jsonl(path: Path) -> bool:
 # ---------------------------------------------------------------------------- import
 
 
-def _import_rows(path: Path) -> Iterator[Row]:
+def _import_rows(
+    path: Path, encoding: str = "utf-8-sig", delimiter: str | None = None
+) -> Iterator[Row]:
     """The file's rows without the columns the API sets (an export re-imports as it is)."""
-    for row in read_rows(path):
+    for row in read_rows(path, encoding=encoding, delimiter=delimiter):
         data = {
             k: v for k, v in row.data.items() if k not in READ_ONLY_COLUMNS and v not in (None, "")
         }
@@ -573,10 +587,27 @@ def _validate_row(row: Row, default_region: str | None = None) -> None:
     validate_wallet_row(row, default_region=default_region)
 
 
-def _dry_run(path: Path, activity: _Activity, default_region: str | None = None) -> ImportReport:
+def _check_header(path: Path, encoding: str, delimiter: str | None) -> None:
+    """One error before anything is sent when a CSV column is not a field the card takes."""
+    if _is_jsonl(path):
+        return
+    try:
+        columns = CsvRows(path, encoding=encoding, delimiter=delimiter).columns
+    except LookupError:
+        raise UsageError(f"unknown encoding {encoding!r} (try utf-8 or cp1252)") from None
+    check_columns(columns, wallet_columns(), ignored=READ_ONLY_COLUMNS)
+
+
+def _dry_run(
+    path: Path,
+    activity: _Activity,
+    encoding: str = "utf-8-sig",
+    delimiter: str | None = None,
+    default_region: str | None = None,
+) -> ImportReport:
     report = ImportReport()
     started = time.monotonic()
-    for row in _import_rows(path):
+    for row in _import_rows(path, encoding, delimiter):
         try:
             _validate_row(row, default_region)
         except ValidationError as exc:
@@ -595,27 +626,61 @@ def _failed_path(path: Path) -> Path:
     return path.with_name(path.name + (".failed.jsonl" if _is_jsonl(path) else ".failed.csv"))
 
 
-def _write_failures(path: Path, failed: Sequence[FailedRow]) -> Path:
-    """Copy the failed rows, as they are in ``path``, with their reason, next to it."""
+def _write_failures(
+    path: Path,
+    failed: Sequence[FailedRow],
+    encoding: str = "utf-8-sig",
+    delimiter: str | None = None,
+) -> Path:
+    """Copy the failed rows, as they are in ``path``, with their reason, next to it.
+
+    A CSV keeps the input's encoding and delimiter, and bytes that encoding cannot read
+    are copied as they were: the file re-imports with the same options once fixed.
+    """
     target = _failed_path(path)
     reasons = {f.line: f.reason for f in failed}
     partial = target.with_name(target.name + ".partial")
+    csv_encoding = "utf-8" if encoding.replace("_", "-").lower() == "utf-8-sig" else encoding
     try:
-        with open(partial, "w", newline="", encoding="utf-8") as out:
+        with open(
+            partial,
+            "w",
+            newline="",
+            encoding="utf-8" if _is_jsonl(path) else csv_encoding,
+            errors="strict" if _is_jsonl(path) else "surrogateescape",
+        ) as out:
             if _is_jsonl(path):
                 _copy_failed_jsonl(path, reasons, out)
             else:
-                _copy_failed_csv(path, reasons, out)
+                rows = CsvRows(path, encoding=encoding, delimiter=delimiter)
+                _copy_failed_csv(path, reasons, out, encoding, rows.delimiter)
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
     return target
 
 
-def _copy_failed_csv(path: Path, reasons: dict[int, str], out: TextIO) -> None:
-    writer = csv.writer(out, lineterminator="\n")
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
+def _copy_failed_csv(
+    path: Path,
+    reasons: dict[int, str],
+    out: TextIO,
+    encoding: str = "utf-8-sig",
+    delimiter: str = ",",
+) -> None:
+    writer = csv.writer(out, lineterminator="\n", delimiter=delimiter)
+    # A record refused for a field over csv's limit is copied whole, to be fixed there.
+    limit = csv.field_size_limit(sys.maxsize)
+    try:
+        _copy_csv_records(path, reasons, writer, encoding, delimiter)
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _copy_csv_records(
+    path: Path, reasons: dict[int, str], writer: Any, encoding: str, delimiter: str
+) -> None:
+    with open(path, newline="", encoding=encoding, errors="surrogateescape") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
         header = next(reader, [])
         names = [name.strip() for name in header]
         reason_at = names.index("reason") if "reason" in names else None
@@ -674,19 +739,34 @@ def _print_import_summary(
             )
 
 
-def _journal_for(file: Path, journal: Path | None, resume: bool) -> Path | None:
-    """The journal to use, checking that an existing one is continued on purpose."""
-    if resume:
-        path = journal or file.with_name(file.name + ".journal")
-        if not path.exists():
-            _stderr().print(f"no journal at {path} yet: starting from the first row", markup=False)
+def _journal_for(file: Path, journal: Path | None, *, resume: bool, restart: bool) -> Path:
+    """The journal of this import (``FILE.journal`` unless given), checked against the flags.
+
+    Every import writes one, so ``--resume`` after Ctrl-C or a crash always finds it; an
+    existing one is continued or replaced only when asked to.
+    """
+    path = journal if journal is not None else file.with_name(file.name + ".journal")
+    given = "" if journal is None else f" --journal {journal}"
+    if resume and restart:
+        raise UsageError("--resume continues the journal and --restart discards it: pick one")
+    if restart:
+        for extra in ("", "-wal", "-shm", "-journal"):
+            path.with_name(path.name + extra).unlink(missing_ok=True)
         return path
-    if journal is not None and journal.exists() and journal.stat().st_size > 0:
+    if resume:
+        if not path.exists():
+            raise UsageError(
+                f"no journal at {path}: nothing to resume. If the import used --journal, "
+                "pass the same --journal; to import from the first row, use --restart"
+            )
+        return path
+    if path.exists() and path.stat().st_size > 0:
         raise UsageError(
-            f"the journal {journal} exists: pass --resume to continue that import, "
-            "or delete it to start over"
+            f"the journal {path} of an earlier import of this file exists: add --resume"
+            f"{given} to continue it (rows done are skipped), or --restart to discard it "
+            "and send every row again"
         )
-    return journal
+    return path
 
 
 # ---------------------------------------------------------------------------- export
@@ -946,22 +1026,42 @@ def build_app() -> typer.Typer:
                 "export (id, code, stamps, ...) and `reason` are ignored.",
             ),
         ],
-        concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at most.")] = 8,
+        concurrency: Annotated[
+            int,
+            typer.Option(min=1, max=MAX_CONCURRENCY, help="Requests in flight at most (1-64)."),
+        ] = 8,
         batch_size: Annotated[int, typer.Option(min=1, help="Users per bulk request.")] = 100,
         journal: Annotated[
             Path | None,
             typer.Option(
                 dir_okay=False,
-                help="Record every outcome here, to resume after a crash or Ctrl-C.",
+                help="Where to record every outcome (default FILE.journal), to resume after "
+                "a crash or Ctrl-C.",
             ),
         ] = None,
         resume: Annotated[
             bool,
             typer.Option(
                 "--resume",
-                help="Continue from the journal (default FILE.journal): rows done are skipped.",
+                help="Continue from the journal (FILE.journal, or --journal): rows done are "
+                "skipped, rows in flight are checked on the server.",
             ),
         ] = False,
+        restart: Annotated[
+            bool,
+            typer.Option(
+                "--restart",
+                help="Discard an existing journal and send every row again.",
+            ),
+        ] = False,
+        encoding: Annotated[
+            str,
+            typer.Option(help="Text encoding of the file (cp1252 for many Excel exports)."),
+        ] = "utf-8-sig",
+        delimiter: Annotated[
+            str | None,
+            typer.Option(help="CSV delimiter (default: the one the header line uses)."),
+        ] = None,
         dry_run: Annotated[
             bool,
             typer.Option(
@@ -985,38 +1085,61 @@ def build_app() -> typer.Typer:
         """
         opts = options(ctx)
         with _guard(opts):
-            journal_path = None if dry_run else _journal_for(file, journal, resume)
+            _check_header(file, encoding, delimiter)
+            journal_path = (
+                None if dry_run else _journal_for(file, journal, resume=resume, restart=restart)
+            )
             region = None if default_region is None else check_region(default_region)
             total = _count_rows(file)
+
+        stopped: list[ImportReport] = []
 
         async def work() -> ImportReport:
             with _Activity(f"importing {file.name}", total=total, unit="rows") as activity:
                 if dry_run:
-                    return _dry_run(file, activity, region)
+                    return _dry_run(file, activity, encoding, delimiter, region)
                 async with _client(opts) as ct:
-                    return await ct.wallet_users.import_users(
-                        card,
-                        _import_rows(file),
-                        concurrency=concurrency,
-                        batch_size=batch_size,
-                        journal=journal_path,
-                        on_progress=activity.on_import,
-                        default_region=region,
-                    )
+                    try:
+                        return await ct.wallet_users.import_users(
+                            card,
+                            _import_rows(file, encoding, delimiter),
+                            concurrency=concurrency,
+                            batch_size=batch_size,
+                            journal=journal_path,
+                            on_progress=activity.on_import,
+                            default_region=region,
+                        )
+                    except CoupontoolsError as exc:
+                        partial = getattr(exc, "report", None)
+                        if isinstance(partial, ImportReport):
+                            stopped.append(partial)  # what was done, and what was not
+                        raise
 
         if journal_path is None:
-            hint = "the rows sent were imported; without a journal a re-run sends them again"
+            hint = None
         elif resume:
             hint = "run the same command again to continue"
         else:
             hint = "add --resume to the same command to continue"
-        report = _run(opts, work, interrupted=hint)
+        try:
+            report = _run(opts, work, interrupted=hint)
+        except typer.Exit:
+            if stopped:  # the import stopped on an error: say which rows were not done
+                not_done = _write_failures(file, stopped[0].failed, encoding, delimiter)
+                _print_import_summary(
+                    f"Import of {file.name} into card {card} (stopped)",
+                    stopped[0],
+                    not_done,
+                    dry_run=False,
+                )
+                _stderr().print(f"the import stopped; {hint}: rows done are skipped", markup=False)
+            raise
         if not dry_run:
             _sandbox_note(opts)
         failures: Path | None = None
         with _guard(opts):
             if report.failed:
-                failures = _write_failures(file, report.failed)
+                failures = _write_failures(file, report.failed, encoding, delimiter)
             else:
                 _failed_path(file).unlink(missing_ok=True)  # from an earlier run: now stale
         title = (

@@ -35,10 +35,15 @@ that same client (it is safe to share between tasks).
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
+
+import anyio
 
 try:
     from fastapi import Depends, HTTPException, Request
@@ -51,15 +56,19 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from ._client import AsyncClient
 from .errors import APIConnectionError, APIError, WebhookError
 from .webhooks import WebhookEvent as _Event
-from .webhooks import parse_with_raw
+from .webhooks import event_identity, parse_with_raw
 from .webhooks import verify as verify_event
 
 __all__ = [
     "DEFAULT_MAX_BODY",
+    "DEFAULT_MAX_VERIFICATIONS",
     "RAW_STATE_KEY",
+    "RECEIVER_STATE_KEY",
     "STATE_KEY",
     "ClientFactory",
     "CoupontoolsClient",
+    "MemorySeenStore",
+    "SeenStore",
     "VerifiedWebhookEvent",
     "WebhookEvent",
     "WebhookEventDep",
@@ -72,6 +81,9 @@ logger = logging.getLogger("coupontools_async")
 
 STATE_KEY = "coupontools"
 """The ``app.state`` attribute holding the shared client while the app runs."""
+
+RECEIVER_STATE_KEY = "coupontools_webhook_receiver"
+"""The ``app.state`` attribute prefix of the webhook receiver's per-app state."""
 
 RAW_STATE_KEY = "coupontools_webhook_raw"
 """The ``request.state`` attribute holding the decoded webhook payload (a dict)."""
@@ -151,9 +163,99 @@ CoupontoolsClient = Annotated[AsyncClient, Depends(get_client)]
 """An endpoint parameter annotated with this receives the app's shared client."""
 
 
+class SeenStore(Protocol):
+    """Where the receiver remembers the event ids it handed on (plug in Redis, a table, ...).
+
+    ``add`` must be atomic: of two concurrent calls with one id, one returns False.
+    """
+
+    async def seen(self, event_id: str) -> bool:
+        """Whether this id was handed on already (ids are ``"evt_...:type"``)."""
+
+    async def add(self, event_id: str) -> bool:
+        """Remember the id; False when it was there already."""
+
+    async def discard(self, event_id: str) -> None:
+        """Forget the id (its handling failed: a redelivery should be handled)."""
+
+
+class MemorySeenStore:
+    """A :class:`SeenStore` in memory, bounded: at most ``max_size`` ids, each for ``max_age`` s."""
+
+    def __init__(
+        self,
+        *,
+        max_size: int = 10_000,
+        max_age: float = 24 * 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_size < 1 or max_age <= 0:
+            raise ValueError("max_size must be at least 1 and max_age more than 0")
+        self.max_size = max_size
+        self.max_age = max_age
+        self._clock = clock
+        self._ids: OrderedDict[str, float] = OrderedDict()
+
+    def _expire(self) -> None:
+        limit = self._clock() - self.max_age
+        while self._ids and (
+            len(self._ids) > self.max_size or next(iter(self._ids.values())) < limit
+        ):
+            self._ids.popitem(last=False)
+
+    async def seen(self, event_id: str) -> bool:
+        """Whether the id is remembered (and not expired)."""
+        self._expire()
+        return event_id in self._ids
+
+    async def add(self, event_id: str) -> bool:
+        """Remember the id; False when it was there already."""
+        self._expire()
+        if event_id in self._ids:
+            return False
+        self._ids[event_id] = self._clock()
+        self._expire()
+        return True
+
+    async def discard(self, event_id: str) -> None:
+        """Forget the id."""
+        self._ids.pop(event_id, None)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+DEFAULT_MAX_VERIFICATIONS = 4
+"""Verification calls one app makes at once by default (more posts wait their turn)."""
+
+
+class _Receiver:
+    """Per app: the ids handed on, the ids refused, and the bound on verification calls."""
+
+    def __init__(self, max_verifications: int) -> None:
+        self.handed: SeenStore = MemorySeenStore()
+        self.refused = MemorySeenStore(max_size=10_000, max_age=600.0)
+        self.limiter = anyio.CapacityLimiter(max_verifications)
+        self.calls = 0
+        """Verification calls made (for monitoring and tests)."""
+
+
+def _receiver(request: Request, max_verifications: int) -> _Receiver:
+    key = f"{RECEIVER_STATE_KEY}_{max_verifications}"
+    receiver: _Receiver | None = getattr(request.app.state, key, None)
+    if receiver is None:
+        receiver = _Receiver(max_verifications)
+        setattr(request.app.state, key, receiver)
+    return receiver
+
+
 def webhook_event(
-    *, verify: bool = False, max_body_size: int = DEFAULT_MAX_BODY
-) -> Callable[[Request], Awaitable[_Event]]:
+    *,
+    verify: bool = False,
+    max_body_size: int = DEFAULT_MAX_BODY,
+    seen_store: SeenStore | None = None,
+    max_verifications: int = DEFAULT_MAX_VERIFICATIONS,
+) -> Callable[[Request], AsyncIterator[_Event]]:
     """A dependency giving the request's webhook, parsed into its typed event.
 
     ``event: Annotated[webhooks.WebhookEvent, Depends(webhook_event(max_body_size=4096))]``
@@ -164,14 +266,23 @@ def webhook_event(
     - 400 when the body is not a webhook payload, 413 when it is larger than
       ``max_body_size`` bytes;
     - with ``verify=True``, asking the API through the shared client: 401 when the event is
-      not genuine (unknown id, another type, or an id that cannot be verified - such as the
-      docs' ``directory_registration`` example ``"922"``), 502 when the verification call
-      itself fails.
+      not genuine (unknown id, an answer that contradicts its id, type, campaign or
+      session, or an id that cannot be verified - such as the docs' ``directory_registration``
+      example ``"922"``), 502 when the verification call itself fails;
+    - 200 ``{"detail": {"status": "duplicate", ...}}`` for an event (id and type) already
+      handed to the endpoint: a redelivered or replayed event is acknowledged, not handled twice.
+      Ids are remembered in ``seen_store`` (default: in memory per app, 10,000 ids for 24
+      hours); an id whose endpoint raised is forgotten, so its redelivery is handled.
+
+    What a stream of made-up ids can cost is bounded: at most ``max_verifications``
+    verification calls at once per app (the others wait), and an event refused once (its id and
+    claimed type, campaign and session) is
+    refused again for ten minutes without asking.
 
     The decoded payload (a dict) is also left on ``request.state.coupontools_webhook_raw``.
     """
 
-    async def dependency(request: Request) -> _Event:
+    async def dependency(request: Request) -> AsyncIterator[_Event]:
         too_large = f"more than {max_body_size} bytes"
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_body_size:
@@ -187,9 +298,41 @@ def webhook_event(
         except WebhookError as exc:
             raise _refuse(400, "invalid_webhook", str(exc)) from None
         setattr(request.state, RAW_STATE_KEY, raw)
-        if not verify:
-            return event
-        client = get_client(request)
+        receiver = _receiver(request, max_verifications)
+        handed = seen_store if seen_store is not None else receiver.handed
+        # The type too: the docs' examples reuse one id across types (a real id is unique).
+        seen_id = f"{event.id}:{event.type}"
+        if await handed.seen(seen_id):
+            raise _duplicate(event)
+        if verify:
+            await _verify(request, receiver, event)
+        if not await handed.add(seen_id):
+            raise _duplicate(event)
+        try:
+            yield event
+        except Exception:
+            await handed.discard(seen_id)  # not handled: a redelivery must be
+            raise
+
+    return dependency
+
+
+def _claim(event: _Event) -> str:
+    """The event's id with the identifying fields it claims: what a refusal is cached under.
+
+    Not the id alone: a forged payload posted with a real id first must not get the
+    genuine event refused when it arrives.
+    """
+    return json.dumps(sorted(event_identity(event).items()))
+
+
+async def _verify(request: Request, receiver: _Receiver, event: _Event) -> None:
+    claim = _claim(event)
+    if await receiver.refused.seen(claim):
+        raise _refuse(401, "unverified_webhook", "Coupontools does not confirm this event")
+    client = get_client(request)
+    async with receiver.limiter:
+        receiver.calls += 1
         try:
             verification = await verify_event(client, event)
         except (APIError, APIConnectionError) as exc:
@@ -199,11 +342,16 @@ def webhook_event(
             raise _refuse(
                 502, "verification_failed", f"could not verify the event: {type(exc).__name__}"
             ) from None
-        if verification is None:
-            raise _refuse(401, "unverified_webhook", "Coupontools does not confirm this event")
-        return event
+    if verification is None:
+        await receiver.refused.add(claim)
+        raise _refuse(401, "unverified_webhook", "Coupontools does not confirm this event")
 
-    return dependency
+
+def _duplicate(event: _Event) -> HTTPException:
+    logger.info("webhook %r (%r) already handled: acknowledged", event.id[:40], event.type[:40])
+    return HTTPException(
+        status_code=200, detail={"status": "duplicate", "id": event.id, "type": event.type}
+    )
 
 
 def _refuse(status: int, error: str, message: str) -> HTTPException:

@@ -22,7 +22,9 @@ gives an :class:`UnknownEvent` holding the raw data, not an error. Anything that
 webhook payload raises :class:`~coupontools_async.WebhookError`, and nothing else.
 
 Coupontools does not sign its webhooks; the documented way to tell a genuine event from
-a forged one is to ask the API about its id (:func:`verify`).
+a forged one is to ask the API about its id (:func:`verify`), which confirms the id,
+type, campaign and session the API's answer carries, and nothing else: customer data in
+a payload is unverified (re-read it from the API when it matters).
 """
 
 from __future__ import annotations
@@ -67,8 +69,10 @@ __all__ = [
     "WalletUserCreatedEvent",
     "WebhookEvent",
     "WebhookVerification",
+    "event_identity",
     "event_model",
     "is_verifiable",
+    "mismatch",
     "parse",
     "parse_and_verify",
     "parse_with_raw",
@@ -282,17 +286,81 @@ def is_verifiable(event: WebhookEvent | str) -> bool:
     return _VERIFIABLE_ID.fullmatch(event_id) is not None
 
 
+_CAMPAIGN_FIELDS = ("campaign", "target_coupon")
+_SESSION_FIELDS = ("session", "statcode", "target_statcode", "coupon_code")
+
+
+def _event_text(event: WebhookEvent, names: tuple[str, ...]) -> str | None:
+    """The first of these fields the event carries as non-empty text."""
+    data: Mapping[str, Any] | None = event.data if isinstance(event, UnknownEvent) else None
+    for name in names:
+        value = data.get(name) if data is not None else getattr(event, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def event_identity(event: WebhookEvent) -> dict[str, str | None]:
+    """The fields verification can confirm, as the event claims them: id, type, campaign, session."""
+    campaign = _event_text(event, _CAMPAIGN_FIELDS)
+    if campaign is None and isinstance(event, CouponCreatedEvent):
+        campaign = event.coupon  # there `coupon` is the campaign id itself
+    return {
+        "id": event.id,
+        "type": event.type,
+        "campaign": campaign,
+        "session": _event_text(event, _SESSION_FIELDS),
+    }
+
+
+def _answer_identity(answer: WebhookVerification) -> dict[str, str | None]:
+    return {
+        "id": answer.webhook,
+        "type": answer.type,
+        "campaign": answer.campaign or answer.coupon,
+        "session": answer.session or answer.statcode,
+    }
+
+
+def mismatch(event: WebhookEvent, answer: WebhookVerification) -> str | None:
+    """The first identifying field the API's answer contradicts (or the event lacks), or None.
+
+    Compared: id, type, campaign (``campaign``/``coupon``) and session
+    (``session``/``statcode``), each only when the answer carries it.
+    """
+    mine = event_identity(event)
+    for field, known in _answer_identity(answer).items():
+        if known in (None, ""):
+            continue  # the answer says nothing about it: not confirmed, not refuted
+        if mine[field] != known:
+            return field
+    return None
+
+
 async def verify(client: AsyncClient, event: WebhookEvent | str) -> WebhookVerification | None:
     """Ask Coupontools whether it sent this event (``POST /v4/webhook/verification``).
 
+    The event is confirmed only when the answer agrees with it on **every identifying
+    field the answer carries**: the id (``webhook``), ``type``, the campaign
+    (``campaign`` or ``coupon``) and the session (``session`` or ``statcode``). A field
+    the answer carries that the event lacks or differs on means "not genuine" (a real id
+    replayed with another campaign or a made-up session). A field the answer does not
+    carry is neither confirmed nor refuted.
+
+    What verification can never confirm: everything else in the payload, notably the
+    **customer data** (name, email, phone, custom fields) and the coupon's texts and
+    values. Treat them as what the sender claims; when they matter, read them from the
+    API (``ct.sessions.get(...)``) by the confirmed campaign and session.
+
     Args:
         client: the client to ask with (its account must be the one that sent the event).
-        event: a parsed event, or an event id.
+        event: a parsed event, or an event id (then only the id can be checked).
 
     Returns:
         What Coupontools knows about the event, or None when the event is not genuine:
-        the API does not know its id (error 509), knows it as another ``type``, or the id
-        is not an ``evt_...`` id the endpoint can be asked about (see :func:`is_verifiable`).
+        the API does not know its id (error 509), its answer contradicts the event, or
+        the id is not an ``evt_...`` id the endpoint can be asked about (see
+        :func:`is_verifiable`).
 
     Raises:
         APIError, APIConnectionError: the verification call itself failed (bad
@@ -307,8 +375,10 @@ async def verify(client: AsyncClient, event: WebhookEvent | str) -> WebhookVerif
         if 509 in exc.codes:
             return None
         raise
-    if not isinstance(event, str) and verification.type and verification.type != event.type:
-        return None  # a genuine id replayed with another event's payload
+    if verification.webhook not in (None, "", event_id):
+        return None  # the API answered about another event
+    if not isinstance(event, str) and mismatch(event, verification) is not None:
+        return None  # a genuine id replayed with another event's fields
     return verification
 
 

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
@@ -14,7 +15,15 @@ import pytest
 import respx
 
 from coupontools_async import AsyncClient, RetryEvent, RetryPolicy, models
-from coupontools_async.bulk import ImportProgress, read_csv, read_jsonl
+from coupontools_async._journal import Journal, fingerprint
+from coupontools_async.bulk import (
+    ImportProgress,
+    JournalError,
+    Row,
+    read_csv,
+    read_jsonl,
+    validate_wallet_row,
+)
 from coupontools_async.sandbox import Sandbox
 
 pytestmark = pytest.mark.anyio
@@ -147,41 +156,41 @@ async def test_a_run_cancelled_half_way_resumes_from_its_journal_exactly_once(
     assert report.skipped > 0
     assert report.created + report.skipped == 4950
     assert len(report.failed) == 50
-    for line in journal.read_text().splitlines():
-        json.loads(line)  # every record whole
+
+
+def journal_of(sandbox: Sandbox, card_id: int, path: Path) -> Journal:
+    return Journal(path, target=f"{urlsplit(sandbox.client().base_url).netloc}/wallet/{card_id}")
 
 
 async def test_a_batch_in_flight_when_the_run_died_is_checked_not_resent(tmp_path: Path) -> None:
     sandbox = Sandbox()
     card_id = card_of(sandbox)
-    journal = tmp_path / "j"
+    path = tmp_path / "j"
     data = rows(10, bad_every=10**9)
     # The run died after sending lines 1-10 and the server created them.
     async with client_for(sandbox) as ct:
         await ct.wallet_users.create_many(card_id, data)
-    journal.write_text(
-        json.dumps({"scope": f"wallet:{card_id}", "status": "start"})
-        + "\n"
-        + json.dumps({"status": "sending", "lines": list(range(1, 11))})
-        + "\n"
-        + '{"status": "crea'  # torn last line
-    )
+    journal = journal_of(sandbox, card_id, path)
+    journal.open()
+    wires = [validate_wallet_row(Row(n, d)) for n, d in enumerate(data, start=1)]
+    journal.mark([(fingerprint(w), n) for n, w in enumerate(wires, start=1)], "sending")
+    journal.close()
     async with client_for(sandbox) as ct:
-        report = await ct.wallet_users.import_users(card_id, data, journal=journal)
+        report = await ct.wallet_users.import_users(card_id, data, journal=path)
     assert sum(emails_on(sandbox, card_id).values()) == 10
     assert report.created == 10  # found on the server, not sent again
 
 
-async def test_a_journal_of_another_import_is_refused(tmp_path: Path) -> None:
-    from coupontools_async import ValidationError
-
-    journal = tmp_path / "j"
-    journal.write_text(json.dumps({"scope": "wallet:999", "status": "start"}) + "\n")
+async def test_a_journal_of_another_card_is_refused_naming_it(tmp_path: Path) -> None:
     sandbox = Sandbox()
-    card_id = card_of(sandbox)
+    card_id, other = card_of(sandbox), card_of(sandbox)
+    path = tmp_path / "j"
     async with client_for(sandbox) as ct:
-        with pytest.raises(ValidationError, match="another import"):
-            await ct.wallet_users.import_users(card_id, rows(3), journal=journal)
+        await ct.wallet_users.import_users(card_id, rows(3), journal=path)
+        with pytest.raises(JournalError, match="another import") as caught:
+            await ct.wallet_users.import_users(other, rows(3), journal=path)
+    assert str(path) in str(caught.value)
+    assert sum(emails_on(sandbox, other).values()) == 0  # refused before anything was sent
 
 
 async def test_rows_stream_from_csv_and_jsonl_files_with_their_line_numbers(tmp_path: Path) -> None:

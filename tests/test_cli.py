@@ -195,7 +195,7 @@ def test_resume_skips_rows_done(
         "email\n" + "".join(f"resume{n}@example.com\n" for n in range(30)), encoding="utf-8"
     )
     journal = tmp_path / "users.csv.journal"
-    first = run(*served, "wallet-users", "import", "3", source, "--resume", env=served_env)
+    first = run(*served, "wallet-users", "import", "3", source, env=served_env)
     assert first.returncode == 0, first.stderr
     assert journal.exists()
     second, refused = run_all(

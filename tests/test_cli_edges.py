@@ -123,7 +123,7 @@ def test_session_page_size_help_shows_only_the_documented_default(
     (line,) = [
         line for line in helps["sandbox serve"].splitlines() if "--session-page-size" in line
     ]
-    assert "(default: 5000, as documented)" in line
+    assert "(default: 100, as the live API pages)" in line
     assert "[default:" not in line
 
 

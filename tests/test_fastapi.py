@@ -13,6 +13,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any
 
+import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 import yaml
@@ -23,6 +25,7 @@ from coupontools_async.fastapi import (
     RAW_STATE_KEY,
     STATE_KEY,
     CoupontoolsClient,
+    MemorySeenStore,
     VerifiedWebhookEvent,
     WebhookEventDep,
     coupontools_lifespan,
@@ -302,17 +305,155 @@ async def test_a_genuine_event_passes_verification() -> None:
     sandbox = _sandbox()
     event = await _emit_event(sandbox)
     async with running(_webhook_app(sandbox)) as http:
-        answer = await http.post("/verified", json=event)
-        replayed = await http.post(
+        tampered = await http.post(
             "/verified", json={**DOCUMENTED["coupon"], "id": event["id"]}
-        )  # a genuine id on a forged payload
+        )  # a genuine id on a forged payload, before the genuine one
+        answer = await http.post("/verified", json=event)
+    assert tampered.status_code == 401
     assert answer.status_code == 200
     assert answer.json() == {
         "model": "WalletUserCreatedEvent",
         "id": event["id"],
         "type": "loyalty_v3_created",
     }
-    assert replayed.status_code == 401
+
+
+def _counting_app(sandbox: Sandbox, handled: list[str], *, fail_first: bool = False) -> FastAPI:
+    app = FastAPI(lifespan=coupontools_lifespan(lambda: sandbox.client(max_retries=0)))
+
+    @app.post("/verified")
+    async def verified(event: VerifiedWebhookEvent) -> dict[str, str]:
+        handled.append(event.id)
+        if fail_first and len(handled) == 1:
+            raise RuntimeError("the route's database is down")
+        return {"handled": event.id}
+
+    return app
+
+
+async def test_a_replayed_event_is_acknowledged_without_reaching_the_route_again() -> None:
+    sandbox = _sandbox()
+    event = await _emit_event(sandbox)
+    handled: list[str] = []
+    async with running(_counting_app(sandbox, handled)) as http:
+        answers = [await http.post("/verified", json=event) for _ in range(5)]
+        tampered_replay = await http.post(
+            "/verified", json={**DOCUMENTED["coupon"], "id": event["id"]}
+        )
+    assert [a.status_code for a in answers] == [200] * 5
+    assert answers[0].json() == {"handled": event["id"]}
+    assert {a.json()["detail"]["status"] for a in answers[1:]} == {"duplicate"}
+    assert tampered_replay.status_code == 401  # its id with another type: asked, and refused
+    assert handled == [event["id"]]  # handed to the route once, whatever is posted again
+    assert sandbox.calls.get("webhooks_verify", 0) == 2  # the repeats cost no call
+
+
+async def test_concurrent_deliveries_of_one_event_reach_the_route_once() -> None:
+    sandbox = _sandbox()
+    event = await _emit_event(sandbox)
+    handled: list[str] = []
+    async with running(_counting_app(sandbox, handled)) as http:
+        codes: list[int] = []
+
+        async def post() -> None:
+            codes.append((await http.post("/verified", json=event)).status_code)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(10):
+                tg.start_soon(post)
+    assert codes == [200] * 10
+    assert handled == [event["id"]]
+
+
+async def test_an_event_whose_route_failed_is_handled_when_redelivered() -> None:
+    sandbox = _sandbox()
+    event = await _emit_event(sandbox)
+    handled: list[str] = []
+    app = _counting_app(sandbox, handled, fail_first=True)
+    async with running(app) as http:
+        with pytest.raises(RuntimeError):
+            await http.post("/verified", json=event)
+        again = await http.post("/verified", json=event)
+    assert again.status_code == 200
+    assert again.json() == {"handled": event["id"]}
+    assert handled == [event["id"], event["id"]]
+
+
+async def test_made_up_ids_cost_one_verification_each_and_repeats_cost_none() -> None:
+    sandbox = _sandbox()
+    handled: list[str] = []
+    async with running(_counting_app(sandbox, handled)) as http:
+        forged = [{**DOCUMENTED["coupon"], "id": f"evt_MadeUp{n:014d}"} for n in range(20)]
+        codes = [(await http.post("/verified", json=f)).status_code for f in forged * 3]
+    assert codes == [401] * 60
+    assert handled == []
+    assert sandbox.calls.get("webhooks_verify", 0) == 20  # a refused id is not asked again
+
+
+async def test_verification_calls_in_flight_are_bounded_per_app() -> None:
+    in_flight = {"now": 0, "most": 0}
+    gate = anyio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        in_flight["now"] += 1
+        in_flight["most"] = max(in_flight["most"], in_flight["now"])
+        await gate.wait()
+        in_flight["now"] -= 1
+        return httpx.Response(
+            200,
+            json={
+                "status": {"status": "failed"},
+                "errors": {"error_code": [509], "error_message_description": ["Webhook not found"]},
+            },
+        )
+
+    app = FastAPI(
+        lifespan=coupontools_lifespan(
+            lambda: AsyncClient(
+                "id",
+                "secret",
+                base_url="https://api.test",
+                max_retries=0,
+                transport=httpx.MockTransport(slow),
+            )
+        )
+    )
+
+    @app.post("/verified")
+    async def verified(
+        event: Annotated[WebhookEvent, Depends(webhook_event(verify=True, max_verifications=3))],
+    ) -> str:
+        return event.id
+
+    codes: list[int] = []
+    async with running(app) as http:
+
+        async def post(n: int) -> None:
+            payload = {**DOCUMENTED["coupon"], "id": f"evt_Flood{n:014d}"}
+            codes.append((await http.post("/verified", json=payload)).status_code)
+
+        async with anyio.create_task_group() as tg:
+            for n in range(12):
+                tg.start_soon(post, n)
+            for _ in range(50):
+                await anyio.lowlevel.checkpoint()
+            assert in_flight["most"] == 3
+            gate.set()
+    assert codes == [401] * 12
+    assert in_flight["most"] == 3
+
+
+async def test_the_memory_seen_store_is_bounded_by_size_and_age() -> None:
+    now = {"t": 0.0}
+    store = MemorySeenStore(max_size=3, max_age=10.0, clock=lambda: now["t"])
+    assert [await store.add(f"evt_{n}") for n in range(5)] == [True] * 5
+    assert len(store) == 3
+    assert not await store.seen("evt_0")  # the oldest went first
+    assert await store.seen("evt_4")
+    assert not await store.add("evt_4")
+    now["t"] = 11.0
+    assert not await store.seen("evt_4")  # too old: forgotten
+    assert await store.add("evt_4")
 
 
 @pytest.mark.parametrize("fault", ["500", "refuse"])

@@ -31,6 +31,7 @@ from coupontools_async.webhooks import (
     WebhookEvent,
     event_model,
     is_verifiable,
+    mismatch,
     parse,
     parse_and_verify,
     parse_with_raw,
@@ -520,3 +521,81 @@ async def test_webhooks_delivered_by_the_sandbox_parse_and_verify() -> None:
         assert event.user is not None
         assert event.user.id == user.id
         assert await verify(ct, event) is not None
+
+
+# ------------------------------------------------- verification, field by field (FACTS)
+
+
+def _legacy_answer(**fields: Any) -> dict[str, Any]:
+    """The verification answer as FACTS.md's legacy page shows it (every key optional)."""
+    return {"status": {"status": "OK"}, **fields}
+
+
+async def _verify_against(answer: dict[str, Any], event: Any) -> models.WebhookVerification | None:
+    import respx
+
+    with respx.mock(base_url="https://api.test") as mock:
+        mock.post("/v4/webhook/verification").respond(200, json=answer)
+        async with AsyncClient("id", "secret", base_url="https://api.test", max_retries=0) as ct:
+            return await verify(ct, event)
+
+
+GENUINE = {
+    "result": "valid",
+    "webhook": "evt_6paDkhIBCpWrUK8ne7rT",
+    "date": "2022-01-14 10:40:38",
+    "campaign": "cam_12345",
+    "session": "2e8g45wmyawppwubnk5r7",
+    "type": "coupon_claimed",
+}
+
+
+async def test_an_event_matching_every_field_of_the_legacy_answer_is_verified() -> None:
+    verification = await _verify_against(_legacy_answer(**GENUINE), parse(documented("coupon")))
+    assert verification is not None
+    assert (verification.result, verification.campaign, verification.session) == (
+        "valid",
+        "cam_12345",
+        "2e8g45wmyawppwubnk5r7",
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "tampered"),
+    [
+        ("campaign", "cam_attacker"),
+        ("session", "madeupsession000000000"),
+        ("coupon_code", "madeupsession000000000"),
+        ("type", "coupon_validated"),
+    ],
+)
+async def test_a_genuine_id_carrying_another_campaign_or_session_is_refused(
+    field: str, tampered: str
+) -> None:
+    payload = documented("coupon")
+    payload[field] = tampered
+    if field == "coupon_code":
+        del payload["session"]  # the session travels as coupon_code only
+    assert await _verify_against(_legacy_answer(**GENUINE), parse(payload)) is None
+
+
+async def test_an_answer_about_another_event_id_is_refused() -> None:
+    answer = _legacy_answer(**{**GENUINE, "webhook": "evt_SomeOtherEvent000000"})
+    assert await _verify_against(answer, parse(documented("coupon"))) is None
+
+
+async def test_an_event_lacking_a_field_the_answer_carries_is_refused() -> None:
+    payload = documented("coupon")
+    del payload["campaign"]
+    assert await _verify_against(_legacy_answer(**GENUINE), parse(payload)) is None
+
+
+async def test_fields_the_answer_does_not_carry_are_not_required_and_customer_data_is_unchecked() -> (
+    None
+):
+    payload = documented("coupon")
+    payload["customer"] = {"first_name": "Mallory", "email": "attacker@example.com"}
+    only_id = _legacy_answer(result="valid", webhook=GENUINE["webhook"])
+    verification = await _verify_against(only_id, parse(payload))
+    assert verification is not None  # nothing contradicts it; the customer is the sender's claim
+    assert mismatch(parse(payload), models.WebhookVerification(campaign="cam_other")) == "campaign"

@@ -3167,7 +3167,7 @@ def decode_WalletUserPagination(o: Any, _: Any = None) -> models.WalletUserPagin
 
 
 _KNOWN_WebhookVerification = frozenset(
-    {"webhook", "result", "date", "campaign", "session", "datetime", "type", "coupon", "statcode"}
+    {"result", "webhook", "datetime", "type", "coupon", "statcode", "date", "campaign", "session"}
 )
 _ALL_KNOWN_WebhookVerification = _KNOWN_WebhookVerification.issuperset
 
@@ -3178,21 +3178,14 @@ def decode_WebhookVerification(o: Any, _: Any = None) -> models.WebhookVerificat
         return not_an_object(o, "WebhookVerification")  # type: ignore[no-any-return]
     g = o.get
     m: models.WebhookVerification = _new(models.WebhookVerification)
-    m.webhook = v if (v := o["webhook"]).__class__ is str else to_str(v)
     m.result = (
         None
         if (v := g("result")) is None
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
-    m.date = None if (v := g("date")) is None else parse_datetime(v)
-    m.campaign = (
+    m.webhook = (
         None
-        if (v := g("campaign")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.session = (
-        None
-        if (v := g("session")) is None
+        if (v := g("webhook")) is None
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     m.datetime = None if (v := g("datetime")) is None else parse_datetime(v)
@@ -3209,6 +3202,21 @@ def decode_WebhookVerification(o: Any, _: Any = None) -> models.WebhookVerificat
     m.statcode = (
         None
         if (v := g("statcode")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.date = (
+        None
+        if (v := g("date")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.campaign = (
+        None
+        if (v := g("campaign")) is None
+        else (v if v.__class__ is str and v else to_optional_str(v))
+    )
+    m.session = (
+        None
+        if (v := g("session")) is None
         else (v if v.__class__ is str and v else to_optional_str(v))
     )
     if not _ALL_KNOWN_WebhookVerification(o):

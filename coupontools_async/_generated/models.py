@@ -1367,16 +1367,10 @@ class WalletUserPagination(Model):
 class WebhookVerification(Model):
     """What Coupontools knows about a webhook it sent (v3 envelope stripped)."""
 
-    webhook: str
-    """Webhook id (evt_...)."""
     result: str | None = None
-    """Outcome of the verification ("valid")."""
-    date: datetime_aliased | None = None
-    """When the webhook was sent (legacy answer)."""
-    campaign: str | None = None
-    """Coupon (campaign) id the event is about (legacy answer)."""
-    session: str | None = None
-    """Session code the event is about (legacy answer)."""
+    """Verification result ("valid")."""
+    webhook: str | None = None
+    """Webhook id (evt_...)."""
     datetime: datetime_aliased | None = None
     """When the webhook was sent."""
     type: str | None = None
@@ -1385,3 +1379,9 @@ class WebhookVerification(Model):
     """Coupon (campaign) id the event is about (cam_...)."""
     statcode: str | None = None
     """Session code the event is about."""
+    date: str | None = None
+    """When the webhook was sent, as the legacy answer writes it."""
+    campaign: str | None = None
+    """Campaign id the event is about (cam_...), as the legacy answer names it."""
+    session: str | None = None
+    """Session code the event is about, as the legacy answer names it."""
