@@ -19,6 +19,7 @@ import csv
 import json
 import logging
 import os
+import re
 import sys
 import time
 import traceback
@@ -35,6 +36,7 @@ import attrs
 
 from ._client import ENV_CLIENT_ID, ENV_CLIENT_SECRET
 from ._generated import models
+from ._redact import printable, scrub
 from .bulk import FailedRow, ImportProgress, ImportReport, Row, read_rows, validate_wallet_row
 from .errors import CoupontoolsError, ValidationError
 
@@ -143,7 +145,14 @@ def _describe(exc: BaseException, debug: bool) -> tuple[int, str]:
 
 
 def _error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr, flush=True)
+    # Server and payload text reach the terminal here: scrubbed, control sequences escaped.
+    print(f"error: {printable(scrub(message), newlines=False)}", file=sys.stderr, flush=True)
+
+
+def _print_traceback(exc: BaseException) -> None:
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    sys.stderr.write(printable(scrub(text)))
+    sys.stderr.flush()
 
 
 @contextmanager
@@ -161,7 +170,7 @@ def _guard(opts: _Options, *, interrupted: str | None = None) -> Iterator[None]:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise typer.Exit(EXIT_FAILED) from None
         if opts.debug:
-            traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+            _print_traceback(exc)
         code, message = _describe(_leaf(exc), opts.debug)
         _error(message)
         raise typer.Exit(code) from None
@@ -247,7 +256,12 @@ def _json_default(value: Any) -> Any:
 
 
 def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=_json_default) + "\n")
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=_json_default)
+    # JSON escapes C0 controls itself, not DEL and the C1 range (0x9b is a CSI).
+    sys.stdout.write(_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
+
+
+_C1 = re.compile("[\x7f-\x9f]")
 
 
 def _table(title: str | None, columns: Sequence[str]) -> Table:
@@ -263,7 +277,7 @@ def _table(title: str | None, columns: Sequence[str]) -> Table:
 def _add_row(table: Table, values: Sequence[Any]) -> None:
     from rich.text import Text
 
-    table.add_row(*(Text(_text(v)) for v in values))
+    table.add_row(*(Text(printable(_text(v))) for v in values))
 
 
 def _print_pairs(title: str, rows: Sequence[tuple[str, Any]]) -> None:
@@ -284,7 +298,7 @@ def _tree(value: Any, label: str) -> Tree:
     from rich.text import Text
     from rich.tree import Tree
 
-    tree = Tree(Text(label, style="bold"))
+    tree = Tree(Text(printable(label), style="bold"))
     _branches(tree, value)
     return tree
 
@@ -304,9 +318,9 @@ def _branches(tree: Tree, value: Any) -> None:
         if item is None:
             continue
         if attrs.has(type(item)) or isinstance(item, (Mapping, list, tuple)):
-            _branches(tree.add(Text(name)), item)
+            _branches(tree.add(Text(printable(name))), item)
         else:
-            tree.add(Text(f"{name}: {_text(item)}"))
+            tree.add(Text(printable(f"{name}: {_text(item)}")))
 
 
 def _print_models(items: Sequence[Any], columns: Sequence[str], *, title: str) -> None:
@@ -333,6 +347,19 @@ class _Discard:
         return len(text)
 
 
+# A cell a spreadsheet would run as a formula (=HYPERLINK(...), +cmd|..., @SUM(...)),
+# or whose leading tab or CR hides one. Numbers and phone numbers (+31 6 1234) are not.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?\d[\d ().-]*")
+
+
+def _csv_cell(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a formula-like cell gets a leading ``'``."""
+    if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 class _RecordWriter:
     """Writes records (dicts) as CSV with a header or as JSON lines."""
 
@@ -347,7 +374,7 @@ class _RecordWriter:
 
     def write(self, record: Mapping[str, Any]) -> None:
         if self._csv is not None:
-            self._csv.writerow([_text(record.get(c)) for c in self.columns])
+            self._csv.writerow([_csv_cell(_text(record.get(c))) for c in self.columns])
         else:
             line = {c: record.get(c) for c in self.columns}
             self.out.write(json.dumps(line, ensure_ascii=False, default=_json_default) + "\n")
@@ -1234,7 +1261,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # pragma: no cover - commands report their own errors
         debug = "--debug" in args
         if debug:
-            traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+            _print_traceback(exc)
         code, message = _describe(_leaf(exc), debug)
         _error(message)
         return code
