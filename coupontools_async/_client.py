@@ -44,6 +44,7 @@ from .errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    CoupontoolsError,
     NotFoundError,
     ValidationError,
 )
@@ -128,6 +129,19 @@ class _Credentials:
         self._id = client_id
         self._secret = client_secret
         register(self, client_id, client_secret, *raw)
+
+    @classmethod
+    def read(cls, client_id: object, client_secret: object) -> _Credentials:
+        """The credentials given, or from the environment; checked and stripped."""
+        raw = [
+            value if value is not None else os.environ.get(env)
+            for value, env in ((client_id, ENV_CLIENT_ID), (client_secret, ENV_CLIENT_SECRET))
+        ]
+        clean_id = _credential(client_id, param="client_id", env=ENV_CLIENT_ID, what="client id")
+        clean_secret = _credential(
+            client_secret, param="client_secret", env=ENV_CLIENT_SECRET, what="client secret"
+        )
+        return cls(clean_id, clean_secret, *(v for v in raw if isinstance(v, str)))
 
     def headers(self) -> dict[str, str]:
         """The credential headers (for code that builds its own requests)."""
@@ -270,14 +284,14 @@ class AsyncClient:
         max_connections: int = 100,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        raw_id = client_id if client_id is not None else os.environ.get(ENV_CLIENT_ID)
-        raw_secret = (
-            client_secret if client_secret is not None else os.environ.get(ENV_CLIENT_SECRET)
-        )
-        clean_id = _credential(client_id, param="client_id", env=ENV_CLIENT_ID, what="client id")
-        clean_secret = _credential(
-            client_secret, param="client_secret", env=ENV_CLIENT_SECRET, what="client secret"
-        )
+        try:
+            credentials = _Credentials.read(client_id, client_secret)
+        except ValidationError as exc:
+            traceback.clear_frames(exc.__traceback__)  # the frames below, holding the values
+            raise
+        finally:
+            # Not in this frame's locals either, for a traceback that shows them.
+            del client_id, client_secret
         if transport is not None and http_client is not None:
             raise ValidationError(
                 "pass transport= or http_client=, not both", param="transport", rule="exclusive"
@@ -312,9 +326,7 @@ class AsyncClient:
             raise ValidationError(
                 "max_retries must be 0 or more", param="max_retries", rule="minimum"
             )
-        self._credentials = _Credentials(
-            clean_id, clean_secret, *(v for v in (raw_id, raw_secret) if isinstance(v, str))
-        )
+        self._credentials = credentials
         self.max_response_bytes = max_response_bytes
         """Decoded bytes an answer may hold (binary answers: four times as many)."""
         self.base_url = _base_url(base_url)
@@ -472,7 +484,8 @@ class AsyncClient:
         )
 
     def __repr__(self) -> str:
-        return f"AsyncClient(base_url={self.base_url!r})"
+        # Also shown for a half-built client, by tracebacks that print frame locals.
+        return f"AsyncClient(base_url={getattr(self, 'base_url', None)!r})"
 
     def __reduce__(self) -> Any:
         raise TypeError("AsyncClient cannot be pickled (it holds credentials and connections)")
@@ -535,8 +548,9 @@ class AsyncClient:
             sink.append(response)
         try:
             payload = decode(operation, response)
-        except NotFoundError as exc:
-            if not _already_deleted(operation, context, exc):
+        except CoupontoolsError as exc:
+            _forget_locals(exc)  # the envelope's frames hold the answer, which may echo headers
+            if not (isinstance(exc, NotFoundError) and _already_deleted(operation, context, exc)):
                 raise
             # An earlier attempt may have deleted it and lost the answer: done as asked.
             gone: Any = None
@@ -549,6 +563,7 @@ class AsyncClient:
         try:
             decoded: T = structure(payload, operation.response_type)
         except Exception as exc:  # a decode bug must surface as an API problem, typed
+            _forget_locals(exc)  # half-built models and the raw answer: not for a traceback
             raise APIError(
                 f"unexpected answer: {type(exc).__name__}: {_short(exc)} ({label})",
                 status_code=response.status_code,

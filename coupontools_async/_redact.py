@@ -55,9 +55,10 @@ def register(owner: object, *values: str) -> None:
 
 
 def _forget() -> None:
+    # Runs from the garbage collector, maybe while this thread holds _lock: no lock.
+    # A pattern being built concurrently may still hold the dead values: harmless.
     global _pattern
-    with _lock:
-        _pattern = None
+    _pattern = None
 
 
 def _current() -> re.Pattern[str] | None:
@@ -67,10 +68,23 @@ def _current() -> re.Pattern[str] | None:
             forms = {f for values in list(_registry.values()) for f in values}
             if not forms:
                 return None
-            # Longest first, so a value that contains another is replaced whole.
+            # Longest first, so a value that contains another is replaced whole; then
+            # the values an excerpt cut short ("csecret-AT…"), which give most of it away.
             alternatives = sorted(forms, key=len, reverse=True)
-            _pattern = re.compile("|".join(re.escape(f) for f in alternatives))
+            cut = [_cut_short(f) for f in alternatives]
+            _pattern = re.compile("|".join([*map(re.escape, alternatives), *cut]))
         return _pattern
+
+
+_CUT_PREFIX = 4
+"""A cut-short value is scrubbed from its first few characters on."""
+
+
+def _cut_short(value: str) -> str:
+    """A pattern for a prefix of ``value`` that ends the text or an ellipsis."""
+    head, rest = value[:_CUT_PREFIX], value[_CUT_PREFIX:]
+    nested = "".join(f"(?:{re.escape(c)}" for c in rest) + ")?" * len(rest)
+    return f"{re.escape(head)}{nested}(?=…|\\.\\.\\.|\\Z)"
 
 
 def scrub(text: str) -> str:
