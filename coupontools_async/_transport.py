@@ -360,20 +360,45 @@ async def read_capped(response: httpx.Response, request: httpx.Request | None = 
         return
     parts: list[bytes] = []
     total = 0
+    inflater = _Inflater.for_encoding(response.headers.get("content-encoding", ""))
+    # br, zstd, chains: httpx's own decoder, checked after each chunk.
+    decode = inflater.feed if inflater else _HttpxDecoder(response).feed
+    # The stream itself, not aiter_raw(): a generator left unfinished at the cap would
+    # be finalised by the garbage collector, which trio reports.
+    stream = response.stream
+    if not isinstance(stream, httpx.AsyncByteStream):  # pragma: no cover - a sync transport
+        await response.aread()
+        return
+    chunks = stream.__aiter__()
+    response.is_stream_consumed = True
     try:
-        inflater = _Inflater.for_encoding(response.headers.get("content-encoding", ""))
-        chunks = response.aiter_raw() if inflater is not None else response.aiter_bytes()
         async for chunk in chunks:
-            pieces = inflater.feed(chunk, limit - total + 1) if inflater else (chunk,)
-            for piece in pieces:
+            for piece in decode(chunk, limit - total + 1):
                 total += len(piece)
                 if total > limit:
                     raise ResponseTooLarge(limit, response.status_code)
                 parts.append(piece)
+        if not inflater:
+            parts.extend(decode(b"", 0))
     finally:
+        closing = getattr(chunks, "aclose", None)
+        if closing is not None:
+            await closing()
         await response.aclose()
+    if total > limit:  # pragma: no cover - the flush of a foreign decoder
+        raise ResponseTooLarge(limit, response.status_code)
     # What httpx's own aread() stores: the decoded body, read once.
     response._content = b"".join(parts)
+
+
+class _HttpxDecoder:
+    """httpx's decoder of a response's Content-Encoding (brotli, zstd, chains)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._decoder = response._get_content_decoder()
+
+    def feed(self, data: bytes, budget: int) -> list[bytes]:
+        return [self._decoder.decode(data) if data else self._decoder.flush()]
 
 
 class _Inflater:
