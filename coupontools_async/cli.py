@@ -354,10 +354,25 @@ _NUMBER = re.compile(r"[+-]?\d[\d ().-]*")
 
 
 def _csv_cell(text: str) -> str:
-    """A CSV cell a spreadsheet shows as text: a formula-like cell gets a leading ``'``."""
-    if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text):
+    """A CSV cell a spreadsheet shows as text: a formula-like cell gets a leading ``'``.
+
+    A cell that already starts with ``'`` before one gets another, so that
+    :func:`_csv_uncell` gives back exactly what was exported.
+    """
+    if _formula_like(text) or (text.startswith("'") and _formula_like(text.lstrip("'"))):
         return "'" + text
     return text
+
+
+def _csv_uncell(text: str) -> str:
+    """What :func:`_csv_cell` neutralised, as it was (an export imports back as it is)."""
+    if text.startswith("'") and _csv_cell(text[1:]) == text:
+        return text[1:]
+    return text
+
+
+def _formula_like(text: str) -> bool:
+    return text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text)
 
 
 class _RecordWriter:
@@ -369,12 +384,16 @@ class _RecordWriter:
         self.columns = list(columns)
         self.count = 0
         self._csv = csv.writer(out, lineterminator="\n") if fmt is ExportFormat.csv else None
+        self._quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
         if self._csv is not None:
             self._csv.writerow(self.columns)
 
     def write(self, record: Mapping[str, Any]) -> None:
         if self._csv is not None:
-            self._csv.writerow([_csv_cell(_text(record.get(c))) for c in self.columns])
+            cells = [_csv_cell(_text(record.get(c))) for c in self.columns]
+            # csv quotes a "\n" but not a lone "\r", which readers take for a row's end.
+            writer = self._quoted if any("\r" in c for c in cells) else self._csv
+            writer.writerow(cells)
         else:
             line = {c: record.get(c) for c in self.columns}
             self.out.write(json.dumps(line, ensure_ascii=False, default=_json_default) + "\n")
@@ -517,11 +536,15 @@ def _is_jsonl(path: Path) -> bool:
 
 def _import_rows(path: Path) -> Iterator[Row]:
     """The file's rows without the columns the API sets (an export re-imports as it is)."""
+    csv_file = not _is_jsonl(path)
     for row in read_rows(path):
         data = {
-            k: v for k, v in row.data.items() if k not in READ_ONLY_COLUMNS and v not in (None, "")
+            k: _csv_uncell(v) if csv_file and isinstance(v, str) else v
+            for k, v in row.data.items()
+            if k not in READ_ONLY_COLUMNS and v not in (None, "")
         }
-        yield row if len(data) == len(row.data) else Row(row.line, data)
+        changed = len(data) != len(row.data) or any(data[k] != row.data[k] for k in data)
+        yield Row(row.line, data) if changed else row
 
 
 def _validate_row(row: Row) -> None:
