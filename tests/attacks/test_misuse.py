@@ -98,7 +98,9 @@ async def test_a_view_used_after_its_client_closed_says_the_client_is_closed() -
     view = ct.with_options(max_retries=0)
     await ct.aclose()
     assert view.is_closed
-    with pytest.raises(APIConnectionError, match=r"AsyncClient\(base_url='https://api.test'\) is closed"):
+    with pytest.raises(
+        APIConnectionError, match=r"AsyncClient\(base_url='https://api.test'\) is closed"
+    ):
         await view.wallet_cards.list()
     with pytest.raises(APIConnectionError, match="is closed"):
         ct.with_options(timeout=5)

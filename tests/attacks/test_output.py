@@ -65,7 +65,8 @@ def test_a_one_line_error_escapes_the_servers_text_and_redacts_an_echoed_secret(
     _through(monkeypatch, handler)
     assert cli.main(["wallet-cards", "list"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1
+    assert err.startswith("error: ")
+    assert err.count("\n") == 1
     assert not any(c in err for c in RAW)
     assert CLIENT_SECRET not in err
     assert "[redacted]" in err

@@ -34,17 +34,11 @@ def test_a_served_sandbox_logs_one_line_per_dropped_connection_not_a_traceback()
     drops = 40
     output: list[str] = []
     options = ("--fault-rate", "1", "--fault-kinds", "drop", "--sessions", "0")
-    with served(*options, output=output) as base_url:
-        with httpx.Client(base_url=base_url, timeout=5) as http:
-            for _ in range(drops):
-                with pytest.raises(httpx.HTTPError):
-                    http.get(
-                        "/v4/loyalty/loyalty-cards",
-                        headers={
-                            "x-api-key": "sandbox-client-id",
-                            "x-api-secret": "sandbox-client-secret",
-                        },
-                    )
+    headers = {"x-api-key": "sandbox-client-id", "x-api-secret": "sandbox-client-secret"}
+    with served(*options, output=output) as base_url, httpx.Client(base_url=base_url) as http:
+        for _ in range(drops):
+            with pytest.raises(httpx.HTTPError):
+                http.get("/v4/loyalty/loyalty-cards", headers=headers)
     (text,) = output
     assert "Traceback" not in text
     fault_lines = [line for line in text.splitlines() if "sandbox fault drop" in line]

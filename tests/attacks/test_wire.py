@@ -20,9 +20,7 @@ pytestmark = pytest.mark.anyio
 # ------------------------------------------------------------------ redirects and auth
 
 
-async def test_a_redirect_to_another_host_through_a_user_client_never_carries_the_secret() -> (
-    None
-):
+async def test_a_redirect_to_another_host_through_a_user_client_never_carries_the_secret() -> None:
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
