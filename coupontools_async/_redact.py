@@ -115,7 +115,10 @@ class ScrubFilter(logging.Filter):
     """A logging filter that scrubs each record's formatted message (and its traceback)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that do not format: the handler reports that
+            return True
         cleaned = scrub(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
