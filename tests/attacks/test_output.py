@@ -55,14 +55,16 @@ def _through(monkeypatch: pytest.MonkeyPatch, handler: Any) -> None:
     monkeypatch.setattr(cli, "_client", lambda opts: client(transport=mock(handler)))
 
 
+def _refusing_with_the_secret(request: httpx.Request) -> httpx.Response:
+    # A server whose error text quotes the secret it was sent, with escape sequences.
+    secret = request.headers["x-client-secret"]
+    return httpx.Response(401, json={"message": f"bad secret {secret}{ESCAPES}"})
+
+
 def test_a_one_line_error_escapes_the_servers_text_and_redacts_an_echoed_secret(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        secret = request.headers["x-client-secret"]
-        return httpx.Response(401, json={"message": f"bad secret {secret}{ESCAPES}"})
-
-    _through(monkeypatch, handler)
+    _through(monkeypatch, _refusing_with_the_secret)
     assert cli.main(["wallet-cards", "list"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ")
@@ -75,14 +77,11 @@ def test_a_one_line_error_escapes_the_servers_text_and_redacts_an_echoed_secret(
 def test_a_debug_traceback_is_escaped_and_redacted_too(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        secret = request.headers["x-client-secret"]
-        return httpx.Response(500, text=f"<html>{secret} {ESCAPES}</html>")
-
-    _through(monkeypatch, handler)
+    _through(monkeypatch, _refusing_with_the_secret)
     assert cli.main(["--debug", "wallet-cards", "list"]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err
+    assert "AuthenticationError: HTTP 401" in err
     assert not any(c in err for c in RAW)
     assert CLIENT_SECRET not in err
 
