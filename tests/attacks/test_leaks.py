@@ -7,8 +7,10 @@ import logging
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from coupontools_async import APIConnectionError, APIError, CoupontoolsError, ServerError
+from coupontools_async.fastapi import VerifiedWebhookEvent, coupontools_lifespan
 from tests.attacks._hostile import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -20,6 +22,7 @@ from tests.attacks._hostile import (
     texts_of,
     with_locals,
 )
+from tests.test_fastapi import DOCUMENTED, running
 
 pytestmark = pytest.mark.anyio
 
@@ -100,3 +103,21 @@ async def test_a_request_error_raised_in_the_library_frames_holds_no_header_dict
     frames = with_locals(info.value)
     assert "request = <Request(" in frames
     assert_clean(frames)
+
+
+async def test_the_fastapi_receivers_warning_about_an_echoing_server_holds_no_credential(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = FastAPI(lifespan=coupontools_lifespan(lambda: client(transport=mock(echo_headers_json))))
+
+    @app.post("/verified")
+    async def verified(event: VerifiedWebhookEvent) -> str:
+        return event.id
+
+    caplog.set_level(logging.WARNING, logger="coupontools_async")
+    async with running(app) as http:
+        answer = await http.post("/verified", json=next(iter(DOCUMENTED.values())))
+    assert answer.status_code == 502
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("could not be verified" in w and "[redacted]" in w for w in warnings)
+    assert_clean("\n".join(warnings) + answer.text)
