@@ -121,3 +121,19 @@ async def test_the_fastapi_receivers_warning_about_an_echoing_server_holds_no_cr
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("could not be verified" in w and "[redacted]" in w for w in warnings)
     assert_clean("\n".join(warnings) + answer.text)
+
+
+async def test_any_line_on_the_librarys_loggers_is_scrubbed_whatever_its_arguments(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Raw text of an echoing page, as a transport or a hook might log it one day.
+    async with client(transport=mock(echo_headers_page)) as ct:
+        request = httpx.Request("GET", "https://api.test/", headers=ct._credentials.headers())
+    page = echo_headers_page(request).text
+    caplog.set_level(logging.DEBUG)
+    for name in ("coupontools_async", "coupontools_async.drift", "httpx"):
+        logging.getLogger(name).warning("answer: %s", page)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3
+    assert all("[redacted]" in line for line in lines)
+    assert_clean("\n".join(lines))
