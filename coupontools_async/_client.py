@@ -246,11 +246,19 @@ class AsyncClient:
         transport: an httpx transport to send through (respx, ``httpx.MockTransport``,
             an ASGI app, a proxy); retries wrap it.
         http_client: an ``httpx.AsyncClient`` of yours to send through (its base URL
-            and auth are not used; closing it stays your job).
+            and auth are not used, and no redirect is followed: the credentials go to
+            ``base_url``'s host only; closing it stays your job).
         retry: the full retry policy (backoff, Retry-After cap, overall deadline).
         on_retry: called (or awaited) with a ``RetryEvent`` before every retry.
         max_connections: the size of the connection pool; more concurrent calls than that
             wait their turn in the client (not in the pool, where waiting is costly).
+        max_response_bytes: the most decoded bytes an answer may hold (8 MiB; four times
+            that for barcodes and list pages); past it the read stops and an ``APIError``
+            is raised, so a compressed bomb costs no more than the cap.
+
+    Credentials are stripped of surrounding whitespace; any other character a header
+    cannot carry is a ``ValidationError`` naming the parameter or variable, never the
+    value. Every argument is checked here, before anything is sent.
     """
 
     _GROUPS = tuple(api.__all__)  # the spec's tags: every resource group

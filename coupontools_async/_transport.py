@@ -13,6 +13,9 @@ The policy is DESIGN.md's "Retries":
 - one overall deadline bounds every attempt and every wait of a call;
 - each retry logs one WARNING on the ``coupontools_async`` logger and calls ``on_retry``.
 
+Every answer's body is read here, under the call's cap on decoded bytes
+(:func:`read_capped`), before the retry decision and inside the deadline.
+
 Why hand-written rather than stamina or tenacity: whether to retry depends on the
 answer (status, Retry-After, a v3 envelope inside a 5xx) and on the operation being
 called (its idempotency travels in the request's extensions), and tests drive the waits
