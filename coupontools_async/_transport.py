@@ -411,7 +411,8 @@ class _Inflater:
         self._wbits = wbits
         self._deflate = deflate
         self._started = False
-        self._inflate = zlib.decompressobj(wbits)
+        # wbits 0 is "no coding": feed() passes the bytes through untouched.
+        self._inflate = zlib.decompressobj(wbits) if wbits else None
 
     @classmethod
     def for_encoding(cls, header: str) -> _Inflater | None:
@@ -426,7 +427,7 @@ class _Inflater:
         return None  # br, zstd, chains: httpx's decoders
 
     def feed(self, data: bytes, budget: int) -> list[bytes]:
-        if self._wbits == 0:
+        if self._inflate is None:
             return [data]
         step = max(1, min(budget, _CHUNK))
         pieces: list[bytes] = []
