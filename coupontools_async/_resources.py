@@ -61,9 +61,10 @@ _STATE_OPERATIONS = {
 
 
 def _state_method(resource: SessionsResource, state: str) -> Any:
-    if state not in _STATE_OPERATIONS:
+    if not isinstance(state, str) or state not in _STATE_OPERATIONS:
         raise ValidationError(
-            f"state: must be one of {', '.join(_STATE_OPERATIONS)}, got {state!r}",
+            f"state: must be one of {', '.join(_STATE_OPERATIONS)}, got "
+            + (repr(state) if isinstance(state, str) else f"a {type(state).__name__}"),
             param="state",
             rule="enum",
         )

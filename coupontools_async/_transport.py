@@ -13,6 +13,9 @@ The policy is DESIGN.md's "Retries":
 - one overall deadline bounds every attempt and every wait of a call;
 - each retry logs one WARNING on the ``coupontools_async`` logger and calls ``on_retry``.
 
+Every answer's body is read here, under the call's cap on decoded bytes
+(:func:`read_capped`), before the retry decision and inside the deadline.
+
 Why hand-written rather than stamina or tenacity: whether to retry depends on the
 answer (status, Retry-After, a v3 envelope inside a 5xx) and on the operation being
 called (its idempotency travels in the request's extensions), and tests drive the waits
@@ -29,6 +32,7 @@ import inspect
 import logging
 import random
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -45,9 +49,11 @@ __all__ = [
     "CallContext",
     "DeadlineExceeded",
     "InFlight",
+    "ResponseTooLarge",
     "RetryEvent",
     "RetryPolicy",
     "RetryTransport",
+    "read_capped",
     "redact_headers",
 ]
 
@@ -91,6 +97,15 @@ def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 class DeadlineExceeded(httpx.TimeoutException):
     """The overall deadline of a call ran out (the client raises APITimeoutError)."""
+
+
+class ResponseTooLarge(httpx.HTTPError):
+    """An answer's decoded body passed the cap (the client raises APIError)."""
+
+    def __init__(self, limit: int, status_code: int) -> None:
+        super().__init__(f"the answer is larger than {limit:,} bytes")
+        self.limit = limit
+        self.status_code = status_code
 
 
 @attrs.frozen(kw_only=True)
@@ -161,6 +176,11 @@ class CallContext:
     on_retry: OnRetry | None = None
     attempts: int = 0
     """Filled in by the retry layer: how many attempts the call took."""
+    uncertain: bool = False
+    """Filled in by the retry layer: an earlier attempt may have reached the server and
+    been applied (its answer was lost or was a server error)."""
+    max_response_bytes: int | None = None
+    """Decoded bytes an answer may hold (None: no cap)."""
 
 
 class InFlight:
@@ -223,7 +243,7 @@ class RetryTransport(httpx.AsyncBaseTransport):
         async with self.in_flight.limiter():
             response = await self.inner.handle_async_request(request)
             # The connection stays busy until the body is read: read it inside.
-            await response.aread()
+            await read_capped(response, request)
             return response
 
     async def aclose(self) -> None:
@@ -262,6 +282,7 @@ async def send_with_retries(
         except _RETRYABLE_ERRORS as exc:
             _log_failure(ctx, attempt, exc, policy.clock() - before)
             reached = not isinstance(exc, _NOT_SENT)
+            ctx.uncertain = ctx.uncertain or reached
             if isinstance(exc, DeadlineExceeded) or attempt > policy.max_retries:
                 raise
             if reached and not ctx.idempotent:
@@ -281,6 +302,7 @@ async def send_with_retries(
             return response  # the server decided; asking again changes nothing
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         not_processed = status == 429 or (status == 503 and retry_after is not None)
+        ctx.uncertain = ctx.uncertain or not not_processed
         if not ctx.idempotent and not not_processed:
             return response
         if retry_after is not None and retry_after > policy.max_retry_after:
@@ -299,18 +321,132 @@ async def _attempt(
     started: float,
 ) -> httpx.Response:
     if policy.deadline is None or not policy.real_time:
-        return await send(request)
+        response = await send(request)
+        await read_capped(response, request)
+        return response
     remaining = policy.deadline - (policy.clock() - started)
     if remaining <= 0:
         raise DeadlineExceeded(f"deadline of {policy.deadline:g} s exceeded", request=request)
     with anyio.move_on_after(remaining) as scope:
         response = await send(request)
-        if response.status_code in RETRY_STATUSES:
-            await response.aread()  # read inside the deadline too
+        await read_capped(response, request)  # read inside the deadline too
         return response
     if scope.cancelled_caught:
         raise DeadlineExceeded(f"deadline of {policy.deadline:g} s exceeded", request=request)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+_CHUNK = 64 * 1024
+"""Most bytes one decompression step may produce: what a bomb's chunk can cost."""
+
+
+async def read_capped(response: httpx.Response, request: httpx.Request | None = None) -> None:
+    """Read ``response``'s body, decoding at most the call's ``max_response_bytes``.
+
+    gzip and deflate are inflated here step by step, so a small compressed body that
+    inflates to gigabytes costs no more than the cap; other encodings go through
+    httpx's decoder, checked chunk by chunk. Past the cap the connection is closed and
+    :class:`ResponseTooLarge` raised. A body already read is only measured.
+    """
+    ctx = (request or response.request).extensions.get(CALL_CONTEXT)
+    limit = ctx.max_response_bytes if isinstance(ctx, CallContext) else None
+    if response.is_stream_consumed:
+        try:
+            size = len(response.content)
+        except httpx.ResponseNotRead:  # someone streamed it: nothing left to measure
+            return
+        if limit is not None and size > limit:
+            raise ResponseTooLarge(limit, response.status_code)
+        return
+    if limit is None:
+        await response.aread()
+        return
+    parts: list[bytes] = []
+    total = 0
+    inflater = _Inflater.for_encoding(response.headers.get("content-encoding", ""))
+    # br, zstd, chains: httpx's own decoder, checked after each chunk.
+    decode = inflater.feed if inflater else _HttpxDecoder(response).feed
+    # The stream itself, not aiter_raw(): a generator left unfinished at the cap would
+    # be finalised by the garbage collector, which trio reports.
+    stream = response.stream
+    if not isinstance(stream, httpx.AsyncByteStream):  # pragma: no cover - a sync transport
+        await response.aread()
+        return
+    chunks = stream.__aiter__()
+    response.is_stream_consumed = True
+    try:
+        async for chunk in chunks:
+            for piece in decode(chunk, limit - total + 1):
+                total += len(piece)
+                if total > limit:
+                    raise ResponseTooLarge(limit, response.status_code)
+                parts.append(piece)
+        if not inflater:
+            parts.extend(decode(b"", 0))
+    finally:
+        closing = getattr(chunks, "aclose", None)
+        if closing is not None:
+            await closing()
+        await response.aclose()
+    if total > limit:  # pragma: no cover - the flush of a foreign decoder
+        raise ResponseTooLarge(limit, response.status_code)
+    # What httpx's own aread() stores: the decoded body, read once.
+    response._content = b"".join(parts)
+
+
+class _HttpxDecoder:
+    """httpx's decoder of a response's Content-Encoding (brotli, zstd, chains)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._decoder = response._get_content_decoder()
+
+    def feed(self, data: bytes, budget: int) -> list[bytes]:
+        return [self._decoder.decode(data) if data else self._decoder.flush()]
+
+
+class _Inflater:
+    """gzip or deflate, inflated in steps of at most :data:`_CHUNK` bytes."""
+
+    def __init__(self, wbits: int, *, deflate: bool) -> None:
+        self._wbits = wbits
+        self._deflate = deflate
+        self._started = False
+        # wbits 0 is "no coding": feed() passes the bytes through untouched.
+        self._inflate = zlib.decompressobj(wbits) if wbits else None
+
+    @classmethod
+    def for_encoding(cls, header: str) -> _Inflater | None:
+        codings = [c.strip().lower() for c in header.split(",") if c.strip()]
+        codings = [c for c in codings if c != "identity"]
+        if not codings:
+            return cls(0, deflate=False)  # no coding: a pass-through, see feed()
+        if codings == ["gzip"] or codings == ["x-gzip"]:
+            return cls(zlib.MAX_WBITS | 16, deflate=False)
+        if codings == ["deflate"]:
+            return cls(zlib.MAX_WBITS, deflate=True)
+        return None  # br, zstd, chains: httpx's decoders
+
+    def feed(self, data: bytes, budget: int) -> list[bytes]:
+        if self._inflate is None:
+            return [data]
+        step = max(1, min(budget, _CHUNK))
+        pieces: list[bytes] = []
+        try:
+            while data and not self._inflate.eof:
+                piece = self._inflate.decompress(data, step)
+                self._started = True
+                data = self._inflate.unconsumed_tail
+                pieces.append(piece)
+                if sum(map(len, pieces)) >= budget:
+                    break  # the caller raises: no need to inflate further
+        except zlib.error as exc:
+            if self._deflate and not self._started:
+                # Servers send raw deflate as often as zlib-wrapped (httpx tries both).
+                self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+                self._deflate = False
+                return self.feed(data, budget)
+            raise httpx.DecodingError(str(exc)) from exc
+        return pieces
 
 
 def _fits(policy: RetryPolicy, started: float, delay: float) -> bool:

@@ -53,6 +53,8 @@ _TYPE_NAMES = {
 }
 
 
+_INT64 = 2**63
+
 # ----------------------------------------------------------------------- public API
 
 
@@ -439,6 +441,15 @@ def _check_value(param: Param, value: Any, prefix: str) -> Any:
             raise _type_error(prefix + param.wire, "an integer", value)
         if isinstance(value, float) and not math.isfinite(value):
             raise _type_error(prefix + param.wire, "a finite number", value)
+        if isinstance(value, int) and not -_INT64 <= value < _INT64:
+            # No API integer is wider than 64 bits, and a 5,000-digit int cannot even be
+            # turned into text (Python's int-to-str limit): say so without printing it.
+            name = prefix + param.wire
+            raise ValidationError(
+                f"{name}: an integer of at most 64 bits, got one of {value.bit_length()} bits",
+                param=name,
+                rule="maximum",
+            )
         if param.minimum is not None and value < param.minimum:
             name = prefix + param.wire
             raise ValidationError(

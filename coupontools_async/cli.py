@@ -21,6 +21,7 @@ import errno
 import json
 import logging
 import os
+import re
 import socket
 import sys
 import time
@@ -38,6 +39,7 @@ import attrs
 
 from ._client import ENV_CLIENT_ID, ENV_CLIENT_SECRET
 from ._generated import models
+from ._redact import printable, scrub
 from ._validation import check_region
 from .bulk import (
     MAX_CONCURRENCY,
@@ -209,7 +211,14 @@ def _describe(exc: BaseException, debug: bool) -> tuple[int, str]:
 
 
 def _error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr, flush=True)
+    # Server and payload text reach the terminal here: scrubbed, control sequences escaped.
+    print(f"error: {printable(scrub(message), newlines=False)}", file=sys.stderr, flush=True)
+
+
+def _print_traceback(exc: BaseException) -> None:
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    sys.stderr.write(printable(scrub(text)))
+    sys.stderr.flush()
 
 
 @contextmanager
@@ -226,7 +235,7 @@ def _guard(opts: _Options, *, interrupted: str | None = None) -> Iterator[None]:
         if isinstance(_leaf(exc), BrokenPipeError):  # `... | head`: the reader left
             raise typer.Exit(_reader_left()) from None
         if opts.debug:
-            traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+            _print_traceback(exc)
         code, message = _describe(_leaf(exc), opts.debug)
         _error(message)
         raise typer.Exit(code) from None
@@ -312,7 +321,12 @@ def _json_default(value: Any) -> Any:
 
 
 def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=_json_default) + "\n")
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=_json_default)
+    # JSON escapes C0 controls itself, not DEL and the C1 range (0x9b is a CSI).
+    sys.stdout.write(_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
+
+
+_C1 = re.compile("[\x7f-\x9f]")
 
 
 def _table(title: str | None, columns: Sequence[str]) -> Table:
@@ -328,7 +342,7 @@ def _table(title: str | None, columns: Sequence[str]) -> Table:
 def _add_row(table: Table, values: Sequence[Any]) -> None:
     from rich.text import Text
 
-    table.add_row(*(Text(_text(v)) for v in values))
+    table.add_row(*(Text(printable(_text(v))) for v in values))
 
 
 def _print_pairs(title: str, rows: Sequence[tuple[str, Any]]) -> None:
@@ -349,7 +363,7 @@ def _tree(value: Any, label: str) -> Tree:
     from rich.text import Text
     from rich.tree import Tree
 
-    tree = Tree(Text(label, style="bold"))
+    tree = Tree(Text(printable(label), style="bold"))
     _branches(tree, value)
     return tree
 
@@ -369,9 +383,9 @@ def _branches(tree: Tree, value: Any) -> None:
         if item is None:
             continue
         if attrs.has(type(item)) or isinstance(item, (Mapping, list, tuple)):
-            _branches(tree.add(Text(name)), item)
+            _branches(tree.add(Text(printable(name))), item)
         else:
-            tree.add(Text(f"{name}: {_text(item)}"))
+            tree.add(Text(printable(f"{name}: {_text(item)}")))
 
 
 def _print_models(items: Sequence[Any], columns: Sequence[str], *, title: str) -> None:
@@ -398,6 +412,34 @@ class _Discard:
         return len(text)
 
 
+# A cell a spreadsheet would run as a formula (=HYPERLINK(...), +cmd|..., @SUM(...)),
+# or whose leading tab or CR hides one. Numbers and phone numbers (+31 6 1234) are not.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?\d[\d ().-]*")
+
+
+def _csv_cell(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a formula-like cell gets a leading ``'``.
+
+    A cell that already starts with ``'`` before one gets another, so that
+    :func:`_csv_uncell` gives back exactly what was exported.
+    """
+    if _formula_like(text) or (text.startswith("'") and _formula_like(text.lstrip("'"))):
+        return "'" + text
+    return text
+
+
+def _csv_uncell(text: str) -> str:
+    """What :func:`_csv_cell` neutralised, as it was (an export imports back as it is)."""
+    if text.startswith("'") and _csv_cell(text[1:]) == text:
+        return text[1:]
+    return text
+
+
+def _formula_like(text: str) -> bool:
+    return text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text)
+
+
 class _RecordWriter:
     """Writes records (dicts) as CSV with a header or as JSON lines."""
 
@@ -407,12 +449,16 @@ class _RecordWriter:
         self.columns = list(columns)
         self.count = 0
         self._csv = csv.writer(out, lineterminator="\n") if fmt is ExportFormat.csv else None
+        self._quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
         if self._csv is not None:
             self._csv.writerow(self.columns)
 
     def write(self, record: Mapping[str, Any]) -> None:
         if self._csv is not None:
-            self._csv.writerow([_text(record.get(c)) for c in self.columns])
+            cells = [_csv_cell(_text(record.get(c))) for c in self.columns]
+            # csv quotes a "\n" but not a lone "\r", which readers take for a row's end.
+            writer = self._quoted if any("\r" in c for c in cells) else self._csv
+            writer.writerow(cells)
         else:
             line = {c: record.get(c) for c in self.columns}
             self.out.write(json.dumps(line, ensure_ascii=False, default=_json_default) + "\n")
@@ -575,11 +621,15 @@ def _import_rows(
     path: Path, encoding: str = "utf-8-sig", delimiter: str | None = None
 ) -> Iterator[Row]:
     """The file's rows without the columns the API sets (an export re-imports as it is)."""
+    csv_file = not _is_jsonl(path)
     for row in read_rows(path, encoding=encoding, delimiter=delimiter):
         data = {
-            k: v for k, v in row.data.items() if k not in READ_ONLY_COLUMNS and v not in (None, "")
+            k: _csv_uncell(v) if csv_file and isinstance(v, str) else v
+            for k, v in row.data.items()
+            if k not in READ_ONLY_COLUMNS and v not in (None, "")
         }
-        yield row if len(data) == len(row.data) else Row(row.line, data)
+        changed = len(data) != len(row.data) or any(data[k] != row.data[k] for k in data)
+        yield Row(row.line, data) if changed else row
 
 
 def _validate_row(row: Row, default_region: str | None = None) -> None:
@@ -1513,7 +1563,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # pragma: no cover - commands report their own errors
         debug = "--debug" in args
         if debug:
-            traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+            _print_traceback(exc)
         code, message = _describe(_leaf(exc), debug)
         _error(message)
         return code

@@ -18,12 +18,16 @@
     └── WebhookError                a payload that cannot be parsed (also a ValueError)
 
 No message, attribute or repr of these ever holds the client id or secret: they are
-built from the operation, the status and the server's own error texts only.
+built from the operation, the status and the server's own error texts, and every text
+passes through the one scrubber (``_redact.scrub``) on the way in, so a server page that
+echoes the request headers shows ``[redacted]`` instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from ._redact import scrub
 
 __all__ = [
     "APIConnectionError",
@@ -45,6 +49,9 @@ __all__ = [
 
 class CoupontoolsError(Exception):
     """Base class of every error this library raises."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(scrub(a) if isinstance(a, str) else a for a in args))
 
 
 # --------------------------------------------------------------------- transport level
@@ -84,13 +91,13 @@ class APIError(CoupontoolsError):
         """The HTTP status of the answer."""
         self.codes = tuple(codes)
         """The v3 error codes (``(502,)``), several when the server reports several errors."""
-        self.messages = tuple(messages)
+        self.messages = tuple(scrub(m) for m in messages)
         """The server's error texts, one per code where it gives them."""
         self.request_id = request_id
         """The server's request id header, when it sends one (quote it to support)."""
         self.operation = operation
         """``"POST /v3/coupon/info"``: what was being called."""
-        self.body = body
+        self.body = scrub(body) if body is not None else None
         """A short excerpt of an answer that was not the expected JSON (HTML error page...)."""
         super().__init__(message)
 

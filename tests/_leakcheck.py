@@ -41,6 +41,7 @@ LOGGERS = ("coupontools_async", "httpx")
 _CONTEXT = 60
 _MAX_REPORTED = 20
 _ENV = ("COUPONTOOLS_CLIENT_ID", "COUPONTOOLS_CLIENT_SECRET")
+_STRAY = " \t\r\n\x0b\x0c\x00"
 
 
 class Captured(NamedTuple):
@@ -115,6 +116,10 @@ class Collector:
     def credential(self, value: object) -> None:
         if isinstance(value, str) and value:
             self.credentials.add(value)
+            # What the client sends of a value with stray characters around it (a CRLF
+            # .env file): the stripped form is the one that could leak.
+            self.credentials.add(value.strip(_STRAY))
+            self.credentials.discard("")
 
     def scan(self) -> list[Leak]:
         self.leaks = scan(self.captured, self.credentials)

@@ -21,8 +21,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(*options: str) -> Iterator[str]:
-    """``coupontools sandbox serve`` in a subprocess on a free loopback port: its base URL."""
+def served(*options: str, output: list[str] | None = None) -> Iterator[str]:
+    """``coupontools sandbox serve`` in a subprocess on a free loopback port: its base URL.
+
+    With ``output``, what the server printed is appended to it once it stopped.
+    """
     port = free_port()
     command = [sys.executable, "-m", "coupontools_async", "sandbox", "serve"]
     command += ["--port", str(port), *options]
@@ -48,4 +51,6 @@ def served(*options: str) -> Iterator[str]:
         proc.terminate()
         proc.wait(timeout=10)
         if proc.stdout:
+            if output is not None:
+                output.append(proc.stdout.read().decode(errors="replace"))
             proc.stdout.close()

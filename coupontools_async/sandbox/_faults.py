@@ -26,13 +26,18 @@ the same faults; rules can be added and cleared while the sandbox runs.
 from __future__ import annotations
 
 import fnmatch
+import logging
+import math
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import attrs
 
-__all__ = ["FAULT_KINDS", "Decision", "FaultRule", "Faults"]
+__all__ = ["FAULT_KINDS", "Decision", "FaultRule", "Faults", "retry_after_header"]
+
+logger = logging.getLogger("coupontools_async.sandbox")
+"""One INFO line per injected fault (``coupontools sandbox serve`` prints them)."""
 
 FAULT_KINDS = frozenset(
     {
@@ -48,6 +53,17 @@ FAULT_KINDS = frozenset(
         "slow",
     }
 )
+
+
+def retry_after_header(seconds: float) -> str:
+    """A Retry-After value as RFC 9110 writes it: whole seconds, rounded up.
+
+    Below one second the value is written as a plain decimal (``0.002``), never in
+    exponent notation: a test convenience that the client's parser accepts.
+    """
+    if seconds >= 1 or float(seconds).is_integer():
+        return str(max(0, math.ceil(seconds)))
+    return format(max(0.0, seconds), "f").rstrip("0").rstrip(".") or "0"
 
 
 @attrs.frozen
@@ -114,6 +130,8 @@ class Faults:
         """Fail ``rate`` (0 to 1) of the matching calls, each with a kind drawn from ``kinds``."""
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"rate must be between 0 and 1, got {rate}")
+        if not retry_after >= 0 or math.isinf(retry_after):
+            raise ValueError(f"retry_after must be a finite number of seconds, got {retry_after}")
         unknown = set(kinds) - FAULT_KINDS
         if unknown or not kinds:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {sorted(FAULT_KINDS)}")
@@ -165,5 +183,6 @@ class Faults:
             if rule.matches(operation_id) and self._random.random() < rule.rate:
                 kind = self._random.choice(rule.kinds)
                 self.injected[kind] += 1
+                logger.info("sandbox fault %s injected on %s", kind, operation_id)
                 return Decision(kind, delay, rule.retry_after, rule.slow_seconds)
         return Decision(None, delay)

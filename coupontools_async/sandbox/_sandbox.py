@@ -19,7 +19,7 @@ from .._generated import OPERATIONS, Operation
 from . import _account, _coupons, _directories_v4, _loyalty, _wallet
 from ._checks import Refusal, check_body, check_path
 from ._core import HANDLERS, Call, HttpFailure, V3Failure, utc_now
-from ._faults import Decision, Faults
+from ._faults import Decision, Faults, retry_after_header
 from ._state import SandboxConfig, SandboxState
 
 if TYPE_CHECKING:
@@ -343,7 +343,7 @@ def _early_fault(decision: Decision) -> SandboxResponse | None:
     kind = decision.kind
     if kind is None or kind in ("refuse", "drop", "commit_drop", "slow"):
         return None
-    retry_after = (("retry-after", f"{decision.retry_after:g}"),)
+    retry_after = (("retry-after", retry_after_header(decision.retry_after)),)
     if kind == "429":
         return _json_response(429, {"message": "Too Many Attempts."}, retry_after)
     if kind == "503-retry-after":

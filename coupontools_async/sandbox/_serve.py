@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Sequence
 
+from ._asgi import _Abort
 from ._sandbox import Sandbox
 from ._state import SandboxConfig
 
@@ -49,4 +52,26 @@ def serve(
         f"(client id {client_id!r}, client secret {secret!r}); Ctrl-C stops it",
         flush=True,
     )
+    _log_faults_in_one_line()
     uvicorn.run(sandbox.asgi_app(), host=host, port=port, log_level=log_level, lifespan="on")
+
+
+class _NoAbortTraceback(logging.Filter):
+    """Drops uvicorn's traceback for a connection the sandbox dropped on purpose.
+
+    The fault was logged in one line when it was injected; a traceback per drop would
+    flood the output (a test reading it through a pipe blocked after about 85).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], _Abort))
+
+
+def _log_faults_in_one_line() -> None:
+    faults = logging.getLogger("coupontools_async.sandbox")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    faults.addHandler(handler)
+    faults.setLevel(logging.INFO)
+    faults.propagate = False
+    logging.getLogger("uvicorn.error").addFilter(_NoAbortTraceback())

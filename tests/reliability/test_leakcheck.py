@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import logging
+import traceback
 
 import anyio
+import httpx
 import pytest
 
-from coupontools_async import APIError, AsyncClient
+from coupontools_async import (
+    APIError,
+    AsyncClient,
+    CoupontoolsError,
+    RetryPolicy,
+    ValidationError,
+)
 from tests import _leakcheck
 from tests._leakcheck import MIN_LENGTH, Captured, Collector, scan
 
@@ -96,3 +104,71 @@ def test_the_session_collector_sees_clients_errors_and_log_lines(
     assert {CLIENT_ID, SECRET} <= live.credentials  # searched for at the end of the session
     assert scan(new, [CLIENT_ID, SECRET]) == []  # and the client's repr does not hold them
     anyio.run(client.aclose)
+
+
+# ------------------------------------------------------- the hostile run, scanned
+
+
+STRAYS = ("\r", "\n", "\r\n", " ", "\t", "\x00", "\x1b", "é")
+
+
+def _echo_page(request: httpx.Request) -> httpx.Response:
+    rows = "".join(f"<p>{k}: {v}</p>" for k, v in request.headers.items())
+    return httpx.Response(502, html=f"<html><h1>Bad gateway</h1>{rows}</html>")
+
+
+def _locals_traceback(exc: BaseException) -> str:
+    """The library's frames with their locals (the test's own frames hold the values)."""
+    text = "".join(traceback.TracebackException.from_exception(exc, capture_locals=True).format())
+    return "\n".join(b for b in text.split("\n  File ") if "/coupontools_async/" in b[:200])
+
+
+def test_credentials_with_stray_characters_an_echoing_server_and_locals_tracebacks_leak_nothing(
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> None:
+    live = request.config.stash[_leakcheck._KEY]
+    before = len(live.captured)
+    caplog.set_level(logging.DEBUG)
+    used: list[str] = []
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    async def run(client_id: str, secret: str) -> list[str]:
+        texts: list[str] = []
+        try:
+            ct = AsyncClient(
+                client_id,
+                secret,
+                base_url="https://api.test",
+                transport=httpx.MockTransport(_echo_page),
+                max_retries=1,
+                retry=RetryPolicy(sleep=no_sleep),
+            )
+        except ValidationError as refused:  # what a header cannot carry
+            return [str(refused), repr(refused), _locals_traceback(refused)]
+        async with ct:
+            for call in (ct.wallet_cards.list, lambda: ct.coupons.get(campaign="cam_1")):
+                try:
+                    await call()
+                except CoupontoolsError as exc:
+                    texts += [str(exc), repr(exc), repr(vars(exc)), _locals_traceback(exc)]
+        return texts
+
+    for n, stray in enumerate(STRAYS):
+        client_id = f"cid-HOSTILE-{n}-4e1b9c"
+        secret = f"csecret-HOSTILE-{n}-a7f30d"
+        for where in ("around", "inside"):
+            given_id = client_id + stray if where == "around" else client_id
+            given = stray + secret + stray if where == "around" else secret[:9] + stray + secret[9:]
+            used += [client_id, secret, secret[:9] + secret[9:]]
+            live.credential(given_id)
+            live.credential(given)
+            for text in anyio.run(run, given_id, given):
+                live.add("hostile run", text)
+    for record in caplog.records:
+        live.add("hostile run log", record.getMessage())
+    new = live.captured[before:]
+    assert any("[redacted]" in c.text for c in new)  # the echoed headers were there
+    assert any("header cannot carry" in c.text for c in new)  # and refusals too
+    assert scan(new, used) == []
