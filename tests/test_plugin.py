@@ -7,11 +7,14 @@ it in a subprocess, so the plugin is loaded the way users get it: through the in
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
 
 import pytest
+
+from tests._spec import ROOT
 
 BACKENDS = """
 import pytest
@@ -74,6 +77,14 @@ def test_a_users_tests_on_the_fixtures_pass_on_asyncio_and_trio(pytester: pytest
     result = run(pytester)
     result.assert_outcomes(passed=8)
     assert "[asyncio]" not in result.stdout.str()  # -q: one line, no per-test noise
+
+
+def test_the_readme_plugin_example_passes_in_a_users_project(pytester: pytest.Pytester) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"<!-- pytest-plugin-example -->\n```python\n(.*?)```", readme, re.S)
+    pytester.makepyfile(test_readme_example=example)
+    # anyio's own anyio_backend runs each test on every installed backend: asyncio, trio.
+    run(pytester).assert_outcomes(passed=4)
 
 
 def test_a_failing_user_test_fails_the_run_with_its_assertion(pytester: pytest.Pytester) -> None:
