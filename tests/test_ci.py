@@ -47,3 +47,28 @@ def test_every_declared_python_is_tested_by_nox_and_scripts_check(version: str) 
     )
     assert f'"{version}"' in (ROOT / "noxfile.py").read_text(encoding="utf-8")
     assert version in (ROOT / "scripts" / "check").read_text(encoding="utf-8").split("PYTHONS=(")[1]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"CI": "true"}, "True True"),
+        ({}, "False False"),
+        ({"HYPOTHESIS_PROFILE": "ci"}, "True True"),
+    ],
+)
+def test_property_tests_are_derandomized_in_ci(env: dict[str, str], expected: str) -> None:
+    code = (
+        "import tests.conftest; from hypothesis import settings; "
+        "print(settings.default.derandomize, settings.default.print_blob)"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in ("CI", "HYPOTHESIS_PROFILE")}
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.strip() == expected
