@@ -79,15 +79,17 @@ def _parameters(spec: Mapping[str, Any], op: Mapping[str, Any], ir: Mapping[str,
     if not params:
         return ["No parameters."]
     lines = [
-        "| argument | wire name | in | type | required | rules | description |",
-        "|---|---|---|---|---|---|---|",
+        "| argument | in | type | required | rules | description |",
+        "|---|---|---|---|---|---|",
     ]
     for p in params:
         schema = schemas.get(p["wire"], {})
         notes = _assumptions(schema)
         description = p["description"] + "".join(f" *Assumption: {n}*" for n in notes)
+        # The wire name only where it differs: the table stays narrow enough to read.
+        name = f"`{p['name']}`" + ("" if p["wire"] == p["name"] else f" (`{p['wire']}`)")
         lines.append(
-            f"| `{p['name']}` | `{p['wire']}` | {p['location']} | `{_cell(p['annotation'])}` "
+            f"| {name} | {p['location']} | `{_cell(p['annotation'])}` "
             f"| {'yes' if p['required'] else 'no'} | {_cell(_rules(schema))} "
             f"| {_cell(description)} |"
         )
