@@ -1,12 +1,31 @@
-"""One nox session per habit: tests, lint, typecheck, codegen (see README)."""
+"""One nox session per habit: tests, lint, typecheck, codegen, docs (see README)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import nox
 
-nox.options.sessions = ["codegen", "lint", "typecheck", "tests"]
+nox.options.sessions = ["codegen", "lint", "typecheck", "docs", "tests"]
 nox.options.default_venv_backend = "venv"
+# A Python we declare but cannot find is a failure, never a skipped session reported as
+# success.
+nox.options.error_on_missing_interpreters = True
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+
+
+def _pyenv_bins() -> list[str]:
+    """pyenv's interpreter directories for PYTHONS (its shims only find the active one)."""
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    found = []
+    for version in PYTHONS:
+        found += [str(p) for p in sorted(root.glob(f"versions/{version}.*/bin"), reverse=True)]
+    return found
+
+
+# nox looks interpreters up as pythonX.Y on PATH: put pyenv's in front.
+os.environ["PATH"] = os.pathsep.join([*_pyenv_bins(), os.environ.get("PATH", "")])
 
 
 def _install(session: nox.Session) -> None:
@@ -33,6 +52,15 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package, codegen, tests and this file."""
     _install(session)
     session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site, built with ``mkdocs build --strict`` into site/."""
+    session.install("-e", ".[docs]")
+    session.run(
+        "mkdocs", "build", "--strict", "--site-dir", "site", env={"NO_MKDOCS_2_WARNING": "1"}
+    )
 
 
 @nox.session

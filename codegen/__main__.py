@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import docs
 from .generate import OUT, SPEC, SpecError, check, generate_to
 
 
@@ -21,10 +22,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=OUT, help="the generated package (default: %(default)s)"
     )
+    parser.add_argument(
+        "--docs",
+        type=Path,
+        default=None,
+        help=f"the generated reference pages (default: {docs.OUT}, or OUT-docs beside another --out)",
+    )
     args = parser.parse_args(argv)
+    docs_out = args.docs or (
+        docs.OUT if args.out == OUT else args.out.with_name(args.out.name + "-docs")
+    )
     try:
         if args.check:
-            diffs = check(args.out, args.spec)
+            diffs = check(args.out, args.spec) + docs.check(docs_out, args.spec)
             if diffs:
                 print(
                     f"{args.out} is out of date with {args.spec}; run `python -m codegen`:",
@@ -36,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.out} is up to date with {args.spec}")
             return 0
         generate_to(args.out, args.spec)
+        docs.write(docs_out, args.spec)
     except SpecError as exc:
         print(f"codegen: {exc}", file=sys.stderr)
         return 2
