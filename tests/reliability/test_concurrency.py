@@ -9,7 +9,6 @@ run, and at every answer).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -61,7 +60,9 @@ async def test_1000_concurrent_calls_through_a_pool_of_4_connections_all_succeed
     base_url: str,
 ) -> None:
     limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=4)
-    http = httpx.AsyncClient(limits=limits, timeout=30)
+    # No pool timeout: 1,000 calls queue for 4 connections, and on a loaded CI machine
+    # (four Pythons sharing two cores) the last of them may wait longer than 30 s.
+    http = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30, pool=None))
     watch = PoolWatch(http)
     http.event_hooks["response"].append(watch.on_response)
     results: list[Any] = []
@@ -83,18 +84,15 @@ async def test_1000_concurrent_calls_through_a_pool_of_4_connections_all_succeed
                 assert [c.id for c in listed] == [c.id for c in cards]
             results.append(n)
 
-        started = time.monotonic()
-        with anyio.fail_after(60):
+        with anyio.fail_after(600):  # a hang guard, not a speed target (that is bench/)
             async with anyio.create_task_group() as watchers:
                 watchers.start_soon(watch.watch)
                 async with anyio.create_task_group() as tg:
                     for n in range(CALLS):
                         tg.start_soon(one, n)
                 watchers.cancel_scope.cancel()
-        elapsed = time.monotonic() - started
 
     assert sorted(results) == list(range(CALLS))  # every call completed, none failed
     assert watch.peak == MAX_CONNECTIONS, watch.peak  # all 4 were used, never a 5th
     assert watch.samples >= CALLS
-    assert elapsed < 60
     assert isinstance(card, models.WalletCard)
