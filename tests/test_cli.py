@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -86,12 +85,11 @@ def served_env() -> dict[str, str]:
 # ------------------------------------------------------------------------------------ tests
 
 
-def test_demo_runs_the_whole_job_quickly_through_the_installed_script(tmp_path: Path) -> None:
+def test_demo_runs_the_whole_job_through_the_installed_script(tmp_path: Path) -> None:
+    # How fast is bench/'s question (a wall-clock bound here only flakes under load).
     target = tmp_path / "demo.csv"
-    started = time.monotonic()
     result = run("demo", "-o", target, script=True)
     assert result.returncode == 0, result.stderr
-    assert time.monotonic() - started < 30
     out = result.stdout
     assert "3,000 users from sample_users.csv, 0 failed" in out
     assert "stamps added to 25 users" in out
