@@ -123,7 +123,9 @@ def generate_models(spec: Mapping[str, Any]) -> str:
     if future not in result:
         raise SpecError("expected a __future__ import in the generated models")
     # The template emits attrs classes; the dataclass import it was written for goes.
-    result = result.replace(future, future + "\nimport attrs\n\nfrom ._runtime import Model\n", 1)
+    result = result.replace(
+        future, future + "\nimport attrs\n\nfrom coupontools_async._kernel import Model\n", 1
+    )
     return result.replace("from dataclasses import dataclass\n", "")
 
 
@@ -616,8 +618,6 @@ def render(spec: Mapping[str, Any], out: Path) -> None:
     api = out / "api"
     api.mkdir(parents=True)
     (out / "models.py").write_text(models_source, encoding="utf-8")
-    shutil.copyfile(TEMPLATES / "_runtime.py", out / "_runtime.py")
-    shutil.copyfile(TEMPLATES / "_scalars.py", out / "_scalars.py")
     used = {name: ops for name, ops in groups.items() if ops}
     for name, ops in used.items():
         title = name.replace("_", " ").capitalize()

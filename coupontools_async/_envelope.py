@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from ._generated._runtime import Operation
+from ._kernel import Operation
 from .errors import (
     APIError,
     AuthenticationError,

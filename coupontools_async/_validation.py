@@ -29,8 +29,8 @@ import attrs
 
 from ._convert import unstructure
 from ._generated import models
-from ._generated._runtime import Operation, Param
 from ._generated.rules import MODEL_PARAMS
+from ._kernel import Operation, Param
 from .errors import ValidationError
 
 __all__ = ["check_region", "encode", "normalize_e164", "phone_region", "prepare", "prepare_item"]

@@ -74,7 +74,7 @@ def test_regenerating_into_a_fresh_directory_writes_every_module(tmp_path: Path)
     out = tmp_path / "_generated"
     assert main(["--out", str(out)]) == 0
     names = {p.relative_to(out).as_posix() for p in out.rglob("*.py")}
-    assert {"__init__.py", "models.py", "_runtime.py", "events.py", "api/wallet_users.py"} <= names
+    assert {"__init__.py", "models.py", "events.py", "api/wallet_users.py"} <= names
     assert check(out, SPEC_PATH) == []
 
 
@@ -175,7 +175,7 @@ def test_a_spec_field_named_extra_fields_is_refused(tmp_path: Path) -> None:
 def test_every_model_derives_from_the_base_that_keeps_unknown_keys() -> None:
     import attrs
 
-    from coupontools_async._generated._runtime import Model
+    from coupontools_async._kernel import Model
 
     classes = [
         obj

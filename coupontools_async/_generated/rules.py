@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from coupontools_async._kernel import Param
+
 from . import models
-from ._runtime import Param
 
 MODEL_PARAMS: dict[type[Any], tuple[Param, ...]] = {
     models.WalletUserFilter: (

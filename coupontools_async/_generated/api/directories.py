@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from coupontools_async._kernel import Operation, Pagination, Param, Requester
+
 from .. import models
-from .._runtime import Operation, Pagination, Param, Requester
 
 __all__ = [
     "DirectoriesResource",

@@ -9,8 +9,9 @@ import builtins
 from collections.abc import Mapping
 from typing import Any
 
+from coupontools_async._kernel import Operation, Param, Requester
+
 from .. import models
-from .._runtime import Operation, Param, Requester
 
 __all__ = [
     "DirectoriesV4Resource",

@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from coupontools_async._kernel import Operation, Pagination, Param, Requester
+
 from .. import models
-from .._runtime import Operation, Pagination, Param, Requester
 
 __all__ = [
     "DirectoryUsersV4Resource",

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from coupontools_async._kernel import Operation, Param, Requester
+
 from .. import models
-from .._runtime import Operation, Param, Requester
 
 __all__ = [
     "DistributionResource",

@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from coupontools_async._kernel import Operation, Param, Requester
+
 from .. import models
-from .._runtime import Operation, Param, Requester
 
 __all__ = [
     "EmailResource",

@@ -9,8 +9,9 @@ import builtins
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from coupontools_async._kernel import Operation, Pagination, Param, Requester
+
 from .. import models
-from .._runtime import Operation, Pagination, Param, Requester
 
 __all__ = [
     "WalletUsersResource",

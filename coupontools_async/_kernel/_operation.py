@@ -1,7 +1,6 @@
 """What every generated operation is described by, and what it is called through.
 
-Copied verbatim into ``coupontools_async/_generated/_runtime.py`` by ``python -m codegen``.
-The hand-written client implements :class:`Requester`; the generated functions only
+The hand-written client implements :class:`Requester`; the generated methods only
 build arguments and hand them over with their :class:`Operation`.
 """
 
