@@ -31,6 +31,7 @@ from . import sandbox_rules
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "spec" / "coupontools.yaml"
 OUT = ROOT / "coupontools_async" / "_generated"
+PACKAGE = "coupontools_async._generated"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 METHODS = ("get", "post", "put", "patch", "delete")
 LINE_LENGTH = "100"
@@ -336,20 +337,14 @@ class _Builder:
         if isinstance(kind, list):
             kind = next(k for k in kind if k != "null")
         items = resolve(self.spec, schema.get("items", {})) if kind == "array" else {}
+        text = raw.get("description") or description or schema.get("description", "")
         fields: list[tuple[str, Any]] = [
             ("name", py_name(wire)),
-            ("wire", wire),
             ("location", location),
             ("required", required),
             ("type", kind),
-            (
-                "description",
-                " ".join(
-                    str(
-                        raw.get("description") or description or schema.get("description", "")
-                    ).split()
-                ),
-            ),
+            ("description", " ".join(str(text).split())),
+            ("wire", None if wire == py_name(wire) else wire),
             ("enum", tuple(str(v) for v in schema["enum"]) if "enum" in schema else None),
             ("min_length", schema.get("minLength")),
             ("max_length", schema.get("maxLength")),
@@ -361,11 +356,15 @@ class _Builder:
             ("items_type", items.get("type", "object") if kind == "array" else None),
             ("ref", ref_name(raw) or (ref_name(raw.get("items", {})) if kind == "array" else None)),
         ]
+        # The fields every parameter has go by position, so a Param fits one line.
         defaults = {"description": "", "enum": None}
         args = ", ".join(
-            f"{k}={v!r}"
-            for k, v in fields
-            if v is not None and not (k in defaults and v == defaults[k])
+            [repr(v) for _, v in fields[: 5 if fields[4][1] else 4]]
+            + [
+                f"{k}={v!r}"
+                for k, v in fields[5:]
+                if v is not None and not (k in defaults and v == defaults[k])
+            ]
         )
         annotation = self.annotation(raw if ref_name(raw) else schema)
         if not required:
@@ -483,9 +482,13 @@ class _Builder:
         if assumptions:
             meta.append(("assumptions", repr(tuple(assumptions))))
 
+        method_name = op_id[len(group) + 1 :]
+        wire_line = f"{method} {path} · {op_id} · " + (
+            "idempotent" if op["x-idempotent"] else "not idempotent"
+        )
         return {
             "id": op_id,
-            "method_name": op_id[len(group) + 1 :],
+            "method_name": method_name,
             "const": op_id.upper(),
             "group": group,
             "meta": meta,
@@ -493,8 +496,51 @@ class _Builder:
             "keyword": keyword,
             "body_param": py_name(body_param) if body_param else None,
             "returns": returns,
-            "doc": _docstring(op, positional + keyword, codes),
+            "doc": _docstring(op, wire_line, positional + keyword, codes, assumptions),
+            "pager": self.pager(op_id, method_name, op, keyword) if pag else None,
         }
+
+    def pager(
+        self, op_id: str, method_name: str, op: Mapping[str, Any], keyword: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The ``iter`` method of a paged operation: its name, arguments and item type."""
+        pag = op["x-pagination"]
+        owned = {str(pag["page_param"]).split(".")[0]}
+        size_arg = None
+        if pag.get("page_size_param"):
+            owned.add(str(pag["page_size_param"]).split(".")[0])
+            size_arg = py_name(str(pag["page_size_param"]).rsplit(".", 1)[-1])
+        rest = [p for p in keyword if p["wire"] not in owned]
+        if size_arg and size_arg in {p["name"] for p in rest}:
+            raise SpecError(f"{op_id}: the page size argument {size_arg} is taken")
+        if method_name == "list":
+            name = "iter"
+        elif method_name.startswith("list_"):
+            name = "iter_" + method_name[len("list_") :]
+        else:
+            name = "iter_" + method_name
+        item = self.page_item(op_id, op, str(pag["items"]))
+        doc = (
+            f"Every item of every page of :meth:`{method_name}`, one page held at a time.\n\n"
+            "``.pages()`` iterates pages instead; ``start_page``, ``max_pages`` and\n"
+            "``max_items`` bound the walk. Pages are asked for as the operation's\n"
+            f"``x-pagination`` says (``{pag['page_param']}``"
+            + (f", ``{pag['page_size_param']}``" if size_arg else "")
+            + ")."
+        )
+        return {"name": name, "keyword": rest, "size_arg": size_arg, "item": item, "doc": doc}
+
+    def page_item(self, op_id: str, op: Mapping[str, Any], items: str) -> str:
+        """The model of the items a paged operation's answer holds at ``items``."""
+        ok = resolve(self.spec, op["responses"].get("200") or {})
+        schema: Any = next(iter((ok.get("content") or {}).values()), {}).get("schema", {})
+        for part in filter(None, items.split(".")):
+            schema = resolve(self.spec, schema).get("properties", {}).get(part, {})
+        schema = resolve(self.spec, schema)
+        name = ref_name(schema.get("items", {})) if schema.get("type") == "array" else None
+        if not name:
+            raise SpecError(f"{op_id}: x-pagination items {items!r} is no array of a model")
+        return self.model(name)
 
 
 def request_models(spec: Mapping[str, Any]) -> list[str]:
@@ -543,10 +589,14 @@ def _assumptions(node: Mapping[str, Any]) -> list[str]:
 
 
 def _docstring(
-    op: Mapping[str, Any], params: list[dict[str, Any]], codes: list[tuple[int, str]]
+    op: Mapping[str, Any],
+    wire_line: str,
+    params: list[dict[str, Any]],
+    codes: list[tuple[int, str]],
+    assumptions: list[str],
 ) -> str:
     summary = " ".join(str(op.get("summary", "")).split())
-    lines = [summary.rstrip(".") + "."]
+    lines = [summary.rstrip(".") + ".", "", wire_line]
     description = " ".join(str(op.get("description", "")).split())
     if description and description != summary:
         lines += ["", *textwrap.wrap(description, 88)]
@@ -558,6 +608,10 @@ def _docstring(
     if codes:
         lines += ["", "Documented errors:"]
         lines += [f"    {code}: {message}" for code, message in codes]
+    if assumptions:
+        lines += ["", "Assumptions (x-assumption):"]
+        for text in assumptions:
+            lines += textwrap.wrap(text, 84, initial_indent="    - ", subsequent_indent="      ")
     return "\n".join(lines)
 
 
@@ -597,8 +651,12 @@ def webhook_tables(
     return exact, prefixes
 
 
-def render(spec: Mapping[str, Any], out: Path) -> None:
-    """Write the whole generated package into ``out`` (which must not exist)."""
+def render(spec: Mapping[str, Any], out: Path, package: str = PACKAGE) -> None:
+    """Write the whole generated package into ``out`` (which must not exist).
+
+    ``package`` is the dotted name ``out`` is imported as: the group wiring imports
+    each group's module by it.
+    """
     models_source = generate_models(spec)
     classes = class_names(models_source)
     builder = _Builder(spec, classes)
@@ -619,24 +677,24 @@ def render(spec: Mapping[str, Any], out: Path) -> None:
     api.mkdir(parents=True)
     (out / "models.py").write_text(models_source, encoding="utf-8")
     used = {name: ops for name, ops in groups.items() if ops}
+    wiring = []
     for name, ops in used.items():
-        title = name.replace("_", " ").capitalize()
-        cls = "".join(part.capitalize() for part in name.split("_")) + "Resource"
-        source = env.get_template("group.py.jinja2").render(
-            group={
-                "name": name,
-                "title": title,
-                "cls": cls,
-                "description": tags[name],
-                "operations": ops,
-            }
-        )
+        info = {
+            "name": name,
+            "title": name.replace("_", " ").capitalize(),
+            "cls": "".join(part.capitalize() for part in name.split("_")) + "Resource",
+            "module": f"{package}.api.{name}",
+            "description": " ".join(str(tags[name]).split()),
+        }
+        wiring.append((name, info))
+        source = env.get_template("group.py.jinja2").render(group={**info, "operations": ops})
         (api / f"{name}.py").write_text(source, encoding="utf-8")
     exact, prefixes = webhook_tables(spec, classes)
     rules = [(name, builder.model_params(name)) for name in request_models(spec)]
     decoders, enums = model_decoders(models_source)
     context = {
         "groups": used,
+        "wiring": wiring,
         "exact": exact,
         "prefixes": prefixes,
         "rules": rules,
@@ -648,6 +706,7 @@ def render(spec: Mapping[str, Any], out: Path) -> None:
         ("api_init.py.jinja2", api / "__init__.py"),
         ("init.py.jinja2", out / "__init__.py"),
         ("events.py.jinja2", out / "events.py"),
+        ("groups.py.jinja2", out / "groups.py"),
         ("rules.py.jinja2", out / "rules.py"),
         ("decoders.py.jinja2", out / "decoders.py"),
     ):

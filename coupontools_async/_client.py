@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import enum
 import functools
 import json
@@ -13,7 +12,7 @@ import traceback
 from collections.abc import Mapping
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import quote
 
 import anyio.lowlevel
@@ -23,26 +22,10 @@ import httpx
 from ._backends import HttpBackend, default_transport
 from ._convert import structure, unstructure
 from ._envelope import decode, decode_any
-from ._generated import OPERATIONS, Operation, api
-from ._generated.api.account import AccountResource
-from ._generated.api.coupons import CouponsResource
-from ._generated.api.directories_v4 import DirectoriesV4Resource
-from ._generated.api.email import EmailResource
-from ._generated.api.loyalty_cards import LoyaltyCardsResource
-from ._generated.api.single_use import SingleUseResource
-from ._generated.api.sms import SmsResource
-from ._generated.api.subaccounts import SubaccountsResource
-from ._generated.api.wallet_cards import WalletCardsResource
-from ._generated.api.webhooks import WebhooksResource
+from ._generated import OPERATIONS, Operation
+from ._generated.groups import GROUPS, Groups, RawGroups
+from ._kernel import RAW_SINK, RawResponse
 from ._redact import install_log_filter, printable, register
-from ._resources import (
-    Directories,
-    DirectoryUsersV4,
-    Distribution,
-    LoyaltyUsers,
-    Sessions,
-    WalletUsers,
-)
 from ._transport import (
     CALL_CONTEXT,
     CallContext,
@@ -63,6 +46,14 @@ from .errors import (
     ValidationError,
 )
 
+if TYPE_CHECKING:
+    from ._resources import (
+        Distribution,
+        LoyaltyUsers,
+        Sessions,
+        WalletUsers,
+    )
+
 __all__ = ["DEFAULT_BASE_URL", "AsyncClient", "RawResponse"]
 
 T = TypeVar("T")
@@ -75,11 +66,6 @@ ENV_CLIENT_SECRET = "COUPONTOOLS_CLIENT_SECRET"
 ENV_BASE_URL = "COUPONTOOLS_BASE_URL"
 _VERSION = "0.1.0"
 
-# Responses of the calls made inside `with_raw_response` (task-local, so concurrent
-# calls on one client never see each other's responses).
-_RAW_SINK: contextvars.ContextVar[list[httpx.Response] | None] = contextvars.ContextVar(
-    "coupontools_raw_sink", default=None
-)
 _UNSET: Any = object()
 
 _CREDENTIAL_HEADERS = frozenset({"x-client-id", "x-client-secret", "x-api-key", "x-api-secret"})
@@ -200,68 +186,7 @@ class _Credentials:
         raise TypeError("credentials cannot be pickled")
 
 
-@attrs.frozen
-class RawResponse(Generic[T]):
-    """A parsed result beside the HTTP response it came from."""
-
-    parsed: T
-    """What the method returns normally (a model, a list of models, bytes or None)."""
-    http_response: httpx.Response
-    """The last HTTP response of the call (status, headers, raw body)."""
-    responses: tuple[httpx.Response, ...] = ()
-    """Every HTTP response of the call, for methods that make several requests."""
-
-    @property
-    def status_code(self) -> int:
-        """The HTTP status of the last response."""
-        return self.http_response.status_code
-
-    @property
-    def headers(self) -> httpx.Headers:
-        """The headers of the last response."""
-        return self.http_response.headers
-
-
-class _RawGroup:
-    """A resource group whose methods return :class:`RawResponse`."""
-
-    def __init__(self, resource: object) -> None:
-        self._resource = resource
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._resource, name)
-        if not callable(method) or name.startswith("_"):
-            raise AttributeError(name)
-
-        async def call(*args: Any, **kwargs: Any) -> RawResponse[Any]:
-            sink: list[httpx.Response] = []
-            token = _RAW_SINK.set(sink)
-            try:
-                parsed = await method(*args, **kwargs)
-            finally:
-                _RAW_SINK.reset(token)
-            if not sink:
-                raise TypeError(f"{name} makes no HTTP request; it has no raw response")
-            return RawResponse(parsed, sink[-1], tuple(sink))
-
-        call.__name__ = name
-        call.__doc__ = method.__doc__
-        return call
-
-
-class _RawClient:
-    """``ct.with_raw_response.<group>.<method>(...)`` returns a :class:`RawResponse`."""
-
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
-
-    def __getattr__(self, name: str) -> _RawGroup:
-        if name not in AsyncClient._GROUPS:
-            raise AttributeError(name)
-        return _RawGroup(getattr(self._client, name))
-
-
-class AsyncClient:
+class AsyncClient(Groups):
     """The Coupontools API client. One instance is safe to share between tasks.
 
     ::
@@ -307,24 +232,24 @@ class AsyncClient:
     keeps the keys it does not know in ``extra_fields``.
     """
 
-    _GROUPS = tuple(api.__all__)  # the spec's tags: every resource group
+    _GROUPS = tuple(GROUPS)  # the spec's tags: every resource group
+    # The groups whose hand-written subclass (composite and renamed methods) is built
+    # instead of the generated resource; every other group is the spec's, unchanged.
+    _GROUP_OVERRIDES: ClassVar[Mapping[str, tuple[str, str]]] = {
+        name: ("coupontools_async._resources", cls)
+        for name, cls in (
+            ("sessions", "Sessions"),
+            ("distribution", "Distribution"),
+            ("loyalty_users", "LoyaltyUsers"),
+            ("wallet_users", "WalletUsers"),
+        )
+    }
 
-    coupons: CouponsResource
-    sessions: Sessions
-    single_use: SingleUseResource
-    distribution: Distribution
-    loyalty_cards: LoyaltyCardsResource
-    loyalty_users: LoyaltyUsers
-    sms: SmsResource
-    email: EmailResource
-    subaccounts: SubaccountsResource
-    account: AccountResource
-    directories: Directories
-    directories_v4: DirectoriesV4Resource
-    directory_users_v4: DirectoryUsersV4
-    wallet_cards: WalletCardsResource
-    wallet_users: WalletUsers
-    webhooks: WebhooksResource
+    if TYPE_CHECKING:
+        sessions: Sessions
+        distribution: Distribution
+        loyalty_users: LoyaltyUsers
+        wallet_users: WalletUsers
 
     def __init__(
         self,
@@ -423,25 +348,6 @@ class AsyncClient:
         self._validate = True
         # Shared with every with_options view: closing the client closes them too.
         self._life = _Lifecycle(loop_bound=transport is None)
-        self._bind_groups()
-
-    def _bind_groups(self) -> None:
-        self.coupons = CouponsResource(self)
-        self.sessions = Sessions(self)
-        self.single_use = SingleUseResource(self)
-        self.distribution = Distribution(self)
-        self.loyalty_cards = LoyaltyCardsResource(self)
-        self.loyalty_users = LoyaltyUsers(self)
-        self.sms = SmsResource(self)
-        self.email = EmailResource(self)
-        self.subaccounts = SubaccountsResource(self)
-        self.account = AccountResource(self)
-        self.directories = Directories(self)
-        self.directories_v4 = DirectoriesV4Resource(self)
-        self.directory_users_v4 = DirectoryUsersV4(self)
-        self.wallet_cards = WalletCardsResource(self)
-        self.wallet_users = WalletUsers(self)
-        self.webhooks = WebhooksResource(self)
 
     @classmethod
     def sandbox(cls, seed: int = 0, *, sessions: int = 2000, **kwargs: Any) -> AsyncClient:
@@ -477,7 +383,10 @@ class AsyncClient:
         if self._closed:
             raise self._closed_error()
         clone = object.__new__(AsyncClient)
-        clone.__dict__.update(self.__dict__)
+        # The groups are cached per client: the view builds its own, bound to itself.
+        clone.__dict__.update(
+            (k, v) for k, v in self.__dict__.items() if k not in GROUPS and k != "with_raw_response"
+        )
         policy = self.retry_policy
         if max_retries is not None:
             policy = attrs.evolve(policy, max_retries=_count(max_retries, "max_retries"))
@@ -498,17 +407,16 @@ class AsyncClient:
             clone._validate = validate
         clone._owns_http = False
         clone.__dict__["_view"] = True
-        clone._bind_groups()
         return clone
 
-    @property
-    def with_raw_response(self) -> Any:
+    @functools.cached_property
+    def with_raw_response(self) -> RawGroups:
         """The same groups and methods, returning :class:`RawResponse` (parsed + httpx response).
 
         ``raw = await ct.with_raw_response.wallet_users.get(1, 2)``, then
         ``raw.parsed``, ``raw.status_code``, ``raw.headers``.
         """
-        return _RawClient(self)
+        return RawGroups(self)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -740,7 +648,7 @@ class AsyncClient:
             extensions={CALL_CONTEXT: context},
         )
         response = await self._send(request, label)
-        sink = _RAW_SINK.get()
+        sink = RAW_SINK.get()
         if sink is not None:
             sink.append(response)
         return response

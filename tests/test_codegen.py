@@ -17,6 +17,7 @@ from codegen.__main__ import main
 from codegen.generate import OUT, SpecError, check, load_spec, render
 from coupontools_async._generated import OPERATIONS, models
 from coupontools_async._generated.api import sessions, wallet_users
+from coupontools_async._generated.groups import GROUPS
 from tests._spec import ROOT, SPEC_PATH, operations
 
 OUT_PACKAGE = "coupontools_async._generated"
@@ -88,7 +89,7 @@ def test_spec_rule_violations_are_reported_not_generated(
     assert main(["--spec", str(_write(tmp_path, spec_data)), "--out", str(tmp_path / "o")]) == 2
 
 
-def test_every_spec_operation_has_a_generated_function_and_metadata() -> None:
+def test_every_spec_operation_has_a_generated_method_and_metadata() -> None:
     spec_ops = {op["operationId"]: (path, method, op) for path, method, op in operations()}
     assert set(OPERATIONS) == set(spec_ops)
     for op_id, (path, method, op) in spec_ops.items():
@@ -101,19 +102,20 @@ def test_every_spec_operation_has_a_generated_function_and_metadata() -> None:
 
 
 def test_v4_path_ids_are_positional_and_v3_parameters_keyword_only() -> None:
-    sig = inspect.signature(wallet_users.wallet_users_add_stamps)
+    sig = inspect.signature(wallet_users.WalletUsersResource.add_stamps)
     kinds = {name: p.kind for name, p in sig.parameters.items()}
     assert kinds["card_id"] is inspect.Parameter.POSITIONAL_OR_KEYWORD
     assert kinds["user_id"] is inspect.Parameter.POSITIONAL_OR_KEYWORD
     assert kinds["amount"] is inspect.Parameter.KEYWORD_ONLY
-    sig = inspect.signature(sessions.sessions_update)
+    sig = inspect.signature(sessions.SessionsResource.update)
     assert sig.parameters["couponsession"].kind is inspect.Parameter.KEYWORD_ONLY
     assert sig.parameters["operation"].default is None
 
 
-def test_generated_functions_have_docstrings_from_the_spec() -> None:
-    doc = inspect.getdoc(sessions.sessions_update) or ""
+def test_generated_methods_have_docstrings_from_the_spec() -> None:
+    doc = inspect.getdoc(sessions.SessionsResource.update) or ""
     assert doc.startswith("Update session")
+    assert doc.splitlines()[2] == "POST /v3/couponsession/update · sessions_update · not idempotent"
     assert "couponsession:" in doc
     assert "358: This session was already validated" in doc
 
@@ -141,7 +143,9 @@ def test_every_generated_method_takes_the_escape_hatches_keyword_only() -> None:
 
     ct = AsyncClient("id", "secret")
     for op_id, op in OPERATIONS.items():
-        function = getattr(importlib.import_module(f"{OUT_PACKAGE}.api.{op.group}"), op_id)
+        module = importlib.import_module(f"{OUT_PACKAGE}.api.{op.group}")
+        resource = getattr(module, GROUPS[op.group][1])
+        function = getattr(resource, op_id[len(op.group) + 1 :])
         method = getattr(getattr(ct, op.group), op_id[len(op.group) + 1 :])
         for target in (function, method):
             params = inspect.signature(target).parameters

@@ -53,13 +53,13 @@ class Param:
 
     name: str
     """The Python argument name."""
-    wire: str
-    """The name on the wire (JSON key or path placeholder)."""
     location: ParamLocation
     required: bool
     type: str
     """JSON Schema type: string, integer, number, boolean, array or object."""
     description: str = ""
+    wire: str = attrs.field(default=attrs.Factory(lambda self: self.name, takes_self=True))
+    """The name on the wire (JSON key or path placeholder); the Python name by default."""
     enum: tuple[str, ...] | None = None
     min_length: int | None = None
     max_length: int | None = None
