@@ -459,6 +459,9 @@ class _Builder:
         codes = [(int(e["code"]), str(e["message"])) for e in op.get("x-error-codes") or []]
         if codes:
             meta.append(("error_codes", repr(tuple(codes))))
+        classes = op.get("x-error-classes") or {}
+        if classes:
+            meta.append(("error_classes", repr(_error_classes(op_id, classes))))
         pag = op.get("x-pagination")
         if pag:
             meta.append(("pagination", _pagination(op_id, pag)))
@@ -533,7 +536,8 @@ class _Builder:
     def page_item(self, op_id: str, op: Mapping[str, Any], items: str) -> str:
         """The model of the items a paged operation's answer holds at ``items``."""
         ok = resolve(self.spec, op["responses"].get("200") or {})
-        schema: Any = next(iter((ok.get("content") or {}).values()), {}).get("schema", {})
+        media: dict[str, Any] = next(iter((ok.get("content") or {}).values()), {})
+        schema: Any = media.get("schema", {})
         for part in filter(None, items.split(".")):
             schema = resolve(self.spec, schema).get("properties", {}).get(part, {})
         schema = resolve(self.spec, schema)
@@ -566,6 +570,18 @@ def request_models(spec: Mapping[str, Any]) -> list[str]:
 
 def _literal(value: Any) -> str:
     return repr(str(value)).replace("'", '"')
+
+
+def _error_classes(op_id: str, classes: Mapping[Any, Any]) -> tuple[tuple[int, str], ...]:
+    from coupontools_async import errors
+
+    out = []
+    for code, name in classes.items():
+        cls = getattr(errors, str(name), None)
+        if not (isinstance(cls, type) and issubclass(cls, errors.APIError)):
+            raise SpecError(f"{op_id}: x-error-classes names {name!r}, no APIError class")
+        out.append((int(code), str(name)))
+    return tuple(out)
 
 
 def _pagination(op_id: str, pag: Mapping[str, Any]) -> str:
@@ -697,6 +713,7 @@ def render(spec: Mapping[str, Any], out: Path, package: str = PACKAGE) -> None:
         "wiring": wiring,
         "exact": exact,
         "prefixes": prefixes,
+        "event_classes": list(dict.fromkeys([name for _, name in exact + prefixes])),
         "rules": rules,
         "decoders": decoders,
         "enums": enums,

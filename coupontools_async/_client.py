@@ -20,11 +20,9 @@ import attrs
 import httpx
 
 from ._backends import HttpBackend, default_transport
-from ._convert import structure, unstructure
 from ._envelope import decode, decode_any
-from ._generated import OPERATIONS, Operation
 from ._generated.groups import GROUPS, Groups, RawGroups
-from ._kernel import RAW_SINK, RawResponse
+from ._kernel import RAW_SINK, Operation, RawResponse
 from ._redact import install_log_filter, printable, register
 from ._transport import (
     CALL_CONTEXT,
@@ -36,7 +34,7 @@ from ._transport import (
     RetryTransport,
     send_with_retries,
 )
-from ._validation import check_region, encode, prepare
+from ._version import __version__
 from .errors import (
     APIConnectionError,
     APIError,
@@ -64,7 +62,6 @@ DEFAULT_MAX_RESPONSE_BYTES = 8 * 2**20
 ENV_CLIENT_ID = "COUPONTOOLS_CLIENT_ID"
 ENV_CLIENT_SECRET = "COUPONTOOLS_CLIENT_SECRET"
 ENV_BASE_URL = "COUPONTOOLS_BASE_URL"
-_VERSION = "0.1.0"
 
 _UNSET: Any = object()
 
@@ -315,7 +312,11 @@ class AsyncClient(Groups):
             raise ValidationError(
                 "max_retries must be 0 or more", param="max_retries", rule="minimum"
             )
-        self.default_region = None if default_region is None else check_region(default_region)
+        self.default_region = None
+        if default_region is not None:
+            from ._validation import check_region
+
+            self.default_region = check_region(default_region)
         """The region of national phone numbers (``"BE"``), or None: E.164 only."""
         self._credentials = credentials
         self.max_response_bytes = max_response_bytes
@@ -326,7 +327,7 @@ class AsyncClient(Groups):
         """The retry policy of this client (per call: :meth:`with_options`)."""
         self.timeout = timeout
         self.on_retry = on_retry
-        self._user_agent = f"coupontools-async/{_VERSION} httpx/{httpx.__version__}"
+        self._user_agent = f"coupontools-async/{__version__} httpx/{httpx.__version__}"
         if http_client is not None:
             self._http = http_client
             self._owns_http = False
@@ -546,6 +547,10 @@ class AsyncClient(Groups):
         """
         if self._closed:
             raise self._closed_error(operation.id)
+        # Imported here, not with the package: cattrs and the models load at the first call.
+        from ._convert import structure
+        from ._validation import encode, prepare
+
         if validated:
             path_values = {k: str(v) for k, v in (path or {}).items()}
             wire_body = body
@@ -749,6 +754,8 @@ class AsyncClient(Groups):
         return await self._http.send(request, stream=True, auth=None, follow_redirects=False)
 
     def _response_cap(self, operation_id: str | None) -> int:
+        from ._generated import OPERATIONS
+
         operation = OPERATIONS.get(operation_id or "")
         if operation is not None and (
             operation.response_kind != "json" or operation.pagination is not None
@@ -899,6 +906,8 @@ def _operation_at(method: str, path: str) -> Operation[Any]:
 
 @functools.cache
 def _route_table() -> tuple[tuple[str, re.Pattern[str], Operation[Any]], ...]:
+    from ._generated import OPERATIONS
+
     return tuple(
         (
             op.method,
@@ -991,6 +1000,8 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if attrs.has(type(value)):
+        from ._convert import unstructure
+
         return unstructure(value)
     raise TypeError(f"{type(value).__name__} is not JSON")
 

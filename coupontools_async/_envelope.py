@@ -24,14 +24,9 @@ import httpx
 from ._kernel import Operation
 from .errors import (
     APIError,
-    AuthenticationError,
-    ConflictError,
-    DeliveryError,
-    IntegrationError,
-    InvalidRequestError,
-    NotFoundError,
     RateLimitError,
-    ServerError,
+    class_for_code,
+    class_for_status,
 )
 
 __all__ = ["decode", "decode_any", "error_from_status", "is_v3_failure", "parse_retry_after"]
@@ -55,16 +50,6 @@ except ImportError:  # pragma: no cover - depends on the install
 
 _NOT_JSON: Any = object()
 """What :func:`_loads` answers for a body that is not JSON (``None`` is valid JSON)."""
-
-_STATUS_CLASSES: dict[int, type[APIError]] = {
-    400: InvalidRequestError,
-    401: AuthenticationError,
-    403: AuthenticationError,
-    404: NotFoundError,
-    409: ConflictError,
-    422: InvalidRequestError,
-    429: RateLimitError,
-}
 
 # v3 error_message texts start with a status line ("HTTP/1.0 401 Unauthorized. ...").
 _STATUS_LINE = re.compile(r"\s*HTTP/\d(?:\.\d)?\s+(\d{3})\b[^.]*\.?\s*")
@@ -296,7 +281,7 @@ def _v3_error(op: Operation[Any], response: httpx.Response, data: dict[str, Any]
             # A failure on HTTP 200: the status line inside error_message is the best hint.
             match = _STATUS_LINE.match(summary)
             status = int(match.group(1)) if match else status
-        cls = _class_for_status(status) or APIError
+        cls = class_for_status(status) or APIError
     return _build(
         cls,
         op,
@@ -389,38 +374,10 @@ def _display(text: str) -> str:
 def _class_for_codes(op: Operation[Any], codes: list[int]) -> type[APIError] | None:
     # The first code the table knows decides; unknown codes fall back to the HTTP status.
     for code in codes:
-        cls = _class_for_code(op, code)
+        cls = class_for_code(code, op.error_classes)
         if cls is not None:
             return cls
     return None
-
-
-def _class_for_code(op: Operation[Any], code: int) -> type[APIError] | None:
-    if code in (1000, 101, 102):
-        return AuthenticationError
-    if code == 200 or 300 <= code <= 349:
-        return InvalidRequestError
-    if 351 <= code <= 360:
-        return ConflictError
-    if code in (103, 104):
-        return IntegrationError
-    if 601 <= code <= 605:
-        return DeliveryError
-    if code == 507 and "push" in op.id:  # 507 is "directory not found" elsewhere
-        return DeliveryError
-    if 502 <= code <= 515:
-        return NotFoundError
-    if 400 <= code <= 499:  # an HTTP status used as a code (couponsession/barcode)
-        return _STATUS_CLASSES.get(code, InvalidRequestError)
-    return None
-
-
-def _class_for_status(status: int) -> type[APIError] | None:
-    if status < 400:
-        return None
-    if status >= 500:
-        return ServerError
-    return _STATUS_CLASSES.get(status, APIError)
 
 
 def _status_error(
@@ -435,7 +392,7 @@ def _status_error(
     head = _status_line(response)
     text = f"{head}: {detail}" if detail else head
     return _build(
-        _class_for_status(response.status_code) or APIError,
+        class_for_status(response.status_code) or APIError,
         op,
         response,
         text,
@@ -458,7 +415,7 @@ def _not_json_error(
         what = "empty answer"
     text = f"{_status_line(response)}: {detail + ', ' if detail else ''}{what}"
     return _build(
-        _class_for_status(response.status_code) or APIError,
+        class_for_status(response.status_code) or APIError,
         op,
         response,
         text,

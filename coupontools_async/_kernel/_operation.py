@@ -108,6 +108,9 @@ class Operation(Generic[T]):
     """The type the response decodes into (an attrs class, ``list[...]``, ``bytes``, None)."""
     params: tuple[Param, ...] = ()
     error_codes: tuple[tuple[int, str], ...] = ()
+    error_classes: tuple[tuple[int, str], ...] = ()
+    """v3 codes this operation means differently from the table in ``errors``: (code,
+    name of the ``errors`` class); the spec's ``x-error-classes``."""
     pagination: Pagination | None = None
     require_any_of: tuple[tuple[str, ...], ...] = ()
     require_one_of: tuple[tuple[str, ...], ...] = ()

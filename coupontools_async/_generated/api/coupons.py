@@ -135,6 +135,7 @@ COUPONS_PUSH_ALL: Operation[models.CouponPushResponse] = Operation(
         (507, "Error sending push notification"),
         (507, "0 users have saved the campaign"),
     ),
+    error_classes=((507, "DeliveryError"),),
     assumptions=(
         'The response is not documented (api-docs 004 prints "Loading..."); we model the `campaign` and `action` fields other v3 actions answer with (FACTS.md, multiplesingleuse/create), all optional, so an answer carrying only the status envelope still decodes.',
     ),
@@ -170,6 +171,7 @@ COUPONS_PUSH_ONE: Operation[models.CouponPushResponse] = Operation(
         Param("message", "body", True, "string", "Push notification message."),
     ),
     error_codes=((505, "Couponsession not found"),),
+    error_classes=((507, "DeliveryError"),),
     assumptions=(
         "Only FACTS.md documents this endpoint (campaign, couponsession and message, all required; error 505); the description and the parameter texts follow the list variant of api-docs 004.",
         'FACTS.md gives the error code 505 without its text; the message is the one of FACTS.md\'s third failure envelope ("Couponsession not found."), which carries 505.',

@@ -102,6 +102,7 @@ LOYALTY_CARDS_PUSH_ALL: Operation[models.LoyaltyPushResponse] = Operation(
         ),
         Param("message", "body", True, "string", "Push notification message."),
     ),
+    error_classes=((507, "DeliveryError"),),
     assumptions=(
         'api-docs 000 lost the parameter names; `loyaltycard` is the loyalty card id name used across api-docs 002 and the webhooks, and `message` is the name v3 coupon/pushnotification/list (api-docs 004) uses for "Push notification message".',
         "Both parameters are taken as required, as in coupon/pushnotification/list.",
