@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import enum
 import functools
-import json
 import math
 import os
 import re
 import traceback
 from collections.abc import Mapping
-from datetime import date, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import quote
@@ -35,6 +32,7 @@ from ._transport import (
     send_with_retries,
 )
 from ._version import __version__
+from ._wire import json_dumps
 from .errors import (
     APIConnectionError,
     APIError,
@@ -994,23 +992,9 @@ def _holds_any(value: Any, texts: frozenset[str], depth: int = 0) -> bool:
     return False
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if attrs.has(type(value)):
-        from ._convert import unstructure
-
-        return unstructure(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
 def _json_bytes(body: Any) -> bytes:
     try:
-        return json.dumps(
-            body, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
-        ).encode()
+        return json_dumps(body)
     except (TypeError, ValueError) as exc:
         raise ValidationError(
             f"the body cannot be sent as JSON: {_short(exc)}", param="body", rule="json"

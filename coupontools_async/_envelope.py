@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
-from collections.abc import Callable
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 from ._kernel import Operation
+from ._wire import json_loads as _json_loads
+from ._wire import parse_retry_after
 from .errors import (
     APIError,
     RateLimitError,
@@ -42,19 +40,12 @@ _FAILED_WORDS = frozenset({"failed", "fail", "error"})
 _OK = "ok"
 _FAILED = "failed"
 
-_orjson_loads: Callable[[bytes], Any] | None
-try:
-    from orjson import loads as _orjson_loads
-except ImportError:  # pragma: no cover - depends on the install
-    _orjson_loads = None
-
 _NOT_JSON: Any = object()
 """What :func:`_loads` answers for a body that is not JSON (``None`` is valid JSON)."""
 
 # v3 error_message texts start with a status line ("HTTP/1.0 401 Unauthorized. ...").
 _STATUS_LINE = re.compile(r"\s*HTTP/\d(?:\.\d)?\s+(\d{3})\b[^.]*\.?\s*")
 _FAIL_HINT = re.compile(rb"(?i)fail|error")
-_DELTA_SECONDS = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 _CODE_LIST = re.compile(r"\s*\d+(?:\s*,\s*\d+)*\s*")
 # A cut prefix may end inside a <script>, so an unterminated block runs to the end.
 _HTML_BLOCKS = re.compile(r"(?is)<(script|style)\b.*?(?:</\1\s*>|\Z)|<!--.*?(?:-->|\Z)")
@@ -121,35 +112,6 @@ def is_v3_failure(body: bytes) -> bool:
         return False
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value: delta-seconds or an HTTP date.
-
-    A date is taken relative to ``now`` (default: the current UTC time). A past date
-    or a negative number gives 0.0; None, an empty value or garbage gives None.
-    """
-    if value is None:
-        return None
-    text = str(value).strip()
-    if not text:
-        return None
-    if _DELTA_SECONDS.fullmatch(text):
-        seconds = float(text)
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:  # "-0000" means UTC with unknown local zone (RFC 5322)
-        when = when.replace(tzinfo=timezone.utc)
-    reference = now if now is not None else datetime.now(timezone.utc)
-    if reference.tzinfo is None:
-        reference = reference.replace(tzinfo=timezone.utc)
-    try:
-        return max(0.0, (when - reference).total_seconds())
-    except OverflowError:  # pragma: no cover - dates near datetime's limits
-        return None
-
-
 def error_from_status(
     op: Operation[Any], response: httpx.Response, message: str | None = None
 ) -> APIError:
@@ -212,19 +174,6 @@ def _check_empty(op: Operation[Any], response: httpx.Response) -> None:
 
 
 # ------------------------------------------------------------------------- envelope
-
-
-def _json_loads(content: bytes) -> Any:
-    """orjson when installed (the ``speed`` extra: about 1.4x faster), else json.
-
-    orjson is stricter (NaN, integers past 64 bits): what it refuses, json decides.
-    """
-    if _orjson_loads is not None:
-        try:
-            return _orjson_loads(content)
-        except ValueError:
-            pass
-    return json.loads(content)
 
 
 def _loads(content: bytes) -> Any:
