@@ -1,4 +1,4 @@
-"""``python -m codegen [--check] [--spec PATH] [--out DIR]``."""
+"""``python -m codegen [--check] [--spec PATH] [--out DIR] [--update-golden]``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from .generate import OUT, SPEC, SpecError, check, generate_to
+from .generate import (
+    GOLDEN,
+    GOLDEN_PACKAGE,
+    GOLDEN_SPEC,
+    OUT,
+    SPEC,
+    SpecError,
+    check,
+    generate_to,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +30,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=OUT, help="the generated package (default: %(default)s)"
     )
+    parser.add_argument(
+        "--update-golden",
+        action="store_true",
+        help="regenerate the golden record (tests/codegen/golden) from its feature spec",
+    )
     args = parser.parse_args(argv)
+    if args.update_golden:
+        try:
+            generate_to(GOLDEN, GOLDEN_SPEC, GOLDEN_PACKAGE)
+        except SpecError as exc:
+            print(f"codegen: {exc}", file=sys.stderr)
+            return 2
+        print(f"generated {GOLDEN} from {GOLDEN_SPEC}")
+        return 0
     try:
         if args.check:
             diffs = check(args.out, args.spec)

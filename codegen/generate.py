@@ -32,6 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "spec" / "coupontools.yaml"
 OUT = ROOT / "coupontools_async" / "_generated"
 PACKAGE = "coupontools_async._generated"
+GOLDEN_SPEC = ROOT / "tests" / "codegen" / "feature_spec.yaml"
+"""A small spec using every construct codegen supports (the golden record's input)."""
+GOLDEN = ROOT / "tests" / "codegen" / "golden"
+GOLDEN_PACKAGE = "tests.codegen.golden"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 METHODS = ("get", "post", "put", "patch", "delete")
 LINE_LENGTH = "100"
@@ -748,12 +752,12 @@ def _format(out: Path) -> None:
 # ----------------------------------------------------------------------------- entry
 
 
-def generate_to(out: Path = OUT, spec_path: Path = SPEC) -> None:
-    """Regenerate ``out`` from the spec, replacing what is there."""
+def generate_to(out: Path = OUT, spec_path: Path = SPEC, package: str = PACKAGE) -> None:
+    """Regenerate ``out`` (imported as ``package``) from the spec, replacing what is there."""
     spec = load_spec(spec_path)
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / "_generated"
-        render(spec, fresh)
+        render(spec, fresh, package)
         if out.exists():
             shutil.rmtree(out)
         shutil.copytree(fresh, out)
@@ -761,12 +765,12 @@ def generate_to(out: Path = OUT, spec_path: Path = SPEC) -> None:
         sandbox_rules.write(spec)
 
 
-def check(out: Path = OUT, spec_path: Path = SPEC) -> list[str]:
+def check(out: Path = OUT, spec_path: Path = SPEC, package: str = PACKAGE) -> list[str]:
     """Files of ``out`` that differ from a fresh run on the spec (empty: in sync)."""
     spec = load_spec(spec_path)
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / "_generated"
-        render(spec, fresh)
+        render(spec, fresh, package)
         return _differences(fresh, out) + (sandbox_rules.differences(spec) if out == OUT else [])
 
 

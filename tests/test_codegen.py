@@ -190,3 +190,64 @@ def test_every_model_derives_from_the_base_that_keeps_unknown_keys() -> None:
     for cls in classes:
         assert issubclass(cls, Model), cls
         assert "extra_fields" not in attrs.fields_dict(cls)
+
+
+# ------------------------------------------------------------------ golden record
+
+
+def test_the_feature_spec_generates_the_committed_golden_record_byte_for_byte() -> None:
+    from codegen.generate import GOLDEN, GOLDEN_PACKAGE, GOLDEN_SPEC
+
+    assert check(GOLDEN, GOLDEN_SPEC, GOLDEN_PACKAGE) == []
+
+
+def test_a_changed_feature_spec_is_caught_by_the_golden_comparison(tmp_path: Path) -> None:
+    from codegen.generate import GOLDEN, GOLDEN_PACKAGE, GOLDEN_SPEC
+
+    data = load_spec(GOLDEN_SPEC)
+    data["paths"]["/v3/widget/list"]["post"]["summary"] = "List every widget"
+    assert check(GOLDEN, _write(tmp_path, data), GOLDEN_PACKAGE) == ["differs: api/widgets.py"]
+
+
+def test_the_golden_record_covers_every_construct_codegen_supports() -> None:
+    from tests.codegen import golden
+    from tests.codegen.golden import events, groups, models, rules
+
+    assert list(groups.GROUPS) == ["widgets", "gadgets_v4"]  # a tag with no operation: none
+    ops = golden.OPERATIONS
+    assert ops["widgets_list"].pagination is not None
+    assert ops["widgets_list"].error_classes == ((507, "NotFoundError"),)
+    assert ops["widgets_list"].assumptions == ("The page size is assumed.",)
+    assert ops["widgets_update"].require_any_of == (("name", "tags"),)
+    assert ops["widgets_image"].response_kind == "binary"
+    assert ops["gadgets_v4_create_many"].body_param == "gadgets"
+    assert ops["gadgets_v4_create_many"].response_kind == "empty"
+    assert [m.name for m in models.Color] == ["RED", "GREEN"]
+    assert {"widget_created": models.WidgetEvent} == events.EVENT_TYPES
+    assert (("widget_", models.WidgetEvent),) == events.EVENT_TYPE_PREFIXES
+    assert [p.format for p in rules.MODEL_PARAMS[models.Owner]] == ["email", "e164"]
+    assert hasattr(groups.Groups, "widgets")
+    assert callable(golden.api.widgets.WidgetsResource.iter)
+    assert callable(golden.api.gadgets_v4.GadgetsV4Resource.iter)
+
+
+@pytest.mark.anyio
+async def test_the_golden_pagers_ask_pages_as_their_metadata_says() -> None:
+    from tests.codegen.golden import groups, models
+
+    sent: list[tuple[str, Any]] = []
+
+    class Client(groups.Groups):
+        async def _request(self, operation: Any, **kwargs: Any) -> Any:
+            sent.append((operation.id, kwargs["body"]))
+            if operation.id == "widgets_list":
+                page = kwargs["body"]["page"]
+                return models.WidgetPage(data=[models.Widget(id=f"w{page}")] if page < 3 else [])
+            return []
+
+    client = Client()
+    widgets = [w.id async for w in client.widgets.iter(shop="shp_1")]
+    assert widgets == ["w1", "w2"]
+    assert [body["page"] for _, body in sent] == [1, 2, 3]
+    assert [g async for g in client.gadgets_v4.iter(4, per_page=5)] == []
+    assert sent[-1] == ("gadgets_v4_list", {"pagination": {"page": 1, "per_page": 5}})
