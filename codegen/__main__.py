@@ -1,4 +1,4 @@
-"""``python -m codegen [--check] [--spec PATH] [--out DIR]``."""
+"""``python -m codegen [--check] [--spec PATH] [--out DIR] [--docs DIR] [--update-golden]``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ import sys
 from pathlib import Path
 
 from . import docs
-from .generate import OUT, SPEC, SpecError, check, generate_to
+from .generate import (
+    GOLDEN,
+    GOLDEN_PACKAGE,
+    GOLDEN_SPEC,
+    OUT,
+    SPEC,
+    SpecError,
+    check,
+    generate_to,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +37,20 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help=f"the generated reference pages (default: {docs.OUT}, or OUT-docs beside another --out)",
     )
+    parser.add_argument(
+        "--update-golden",
+        action="store_true",
+        help="regenerate the golden record (tests/codegen/golden) from its feature spec",
+    )
     args = parser.parse_args(argv)
+    if args.update_golden:
+        try:
+            generate_to(GOLDEN, GOLDEN_SPEC, GOLDEN_PACKAGE)
+        except SpecError as exc:
+            print(f"codegen: {exc}", file=sys.stderr)
+            return 2
+        print(f"generated {GOLDEN} from {GOLDEN_SPEC}")
+        return 0
     docs_out = args.docs or (
         docs.OUT if args.out == OUT else args.out.with_name(args.out.name + "-docs")
     )

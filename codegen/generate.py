@@ -31,6 +31,11 @@ from . import sandbox_rules
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "spec" / "coupontools.yaml"
 OUT = ROOT / "coupontools_async" / "_generated"
+PACKAGE = "coupontools_async._generated"
+GOLDEN_SPEC = ROOT / "tests" / "codegen" / "feature_spec.yaml"
+"""A small spec using every construct codegen supports (the golden record's input)."""
+GOLDEN = ROOT / "tests" / "codegen" / "golden"
+GOLDEN_PACKAGE = "tests.codegen.golden"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 METHODS = ("get", "post", "put", "patch", "delete")
 LINE_LENGTH = "100"
@@ -123,7 +128,9 @@ def generate_models(spec: Mapping[str, Any]) -> str:
     if future not in result:
         raise SpecError("expected a __future__ import in the generated models")
     # The template emits attrs classes; the dataclass import it was written for goes.
-    result = result.replace(future, future + "\nimport attrs\n\nfrom ._runtime import Model\n", 1)
+    result = result.replace(
+        future, future + "\nimport attrs\n\nfrom coupontools_async._kernel import Model\n", 1
+    )
     return result.replace("from dataclasses import dataclass\n", "")
 
 
@@ -334,20 +341,14 @@ class _Builder:
         if isinstance(kind, list):
             kind = next(k for k in kind if k != "null")
         items = resolve(self.spec, schema.get("items", {})) if kind == "array" else {}
+        text = raw.get("description") or description or schema.get("description", "")
         fields: list[tuple[str, Any]] = [
             ("name", py_name(wire)),
-            ("wire", wire),
             ("location", location),
             ("required", required),
             ("type", kind),
-            (
-                "description",
-                " ".join(
-                    str(
-                        raw.get("description") or description or schema.get("description", "")
-                    ).split()
-                ),
-            ),
+            ("description", " ".join(str(text).split())),
+            ("wire", None if wire == py_name(wire) else wire),
             ("enum", tuple(str(v) for v in schema["enum"]) if "enum" in schema else None),
             ("min_length", schema.get("minLength")),
             ("max_length", schema.get("maxLength")),
@@ -359,11 +360,15 @@ class _Builder:
             ("items_type", items.get("type", "object") if kind == "array" else None),
             ("ref", ref_name(raw) or (ref_name(raw.get("items", {})) if kind == "array" else None)),
         ]
+        # The fields every parameter has go by position, so a Param fits one line.
         defaults = {"description": "", "enum": None}
         args = ", ".join(
-            f"{k}={v!r}"
-            for k, v in fields
-            if v is not None and not (k in defaults and v == defaults[k])
+            [repr(v) for _, v in fields[: 5 if fields[4][1] else 4]]
+            + [
+                f"{k}={v!r}"
+                for k, v in fields[5:]
+                if v is not None and not (k in defaults and v == defaults[k])
+            ]
         )
         annotation = self.annotation(raw if ref_name(raw) else schema)
         if not required:
@@ -458,6 +463,9 @@ class _Builder:
         codes = [(int(e["code"]), str(e["message"])) for e in op.get("x-error-codes") or []]
         if codes:
             meta.append(("error_codes", repr(tuple(codes))))
+        classes = op.get("x-error-classes") or {}
+        if classes:
+            meta.append(("error_classes", repr(_error_classes(op_id, classes))))
         pag = op.get("x-pagination")
         if pag:
             meta.append(("pagination", _pagination(op_id, pag)))
@@ -481,9 +489,13 @@ class _Builder:
         if assumptions:
             meta.append(("assumptions", repr(tuple(assumptions))))
 
+        method_name = op_id[len(group) + 1 :]
+        wire_line = f"{method} {path} · {op_id} · " + (
+            "idempotent" if op["x-idempotent"] else "not idempotent"
+        )
         return {
             "id": op_id,
-            "method_name": op_id[len(group) + 1 :],
+            "method_name": method_name,
             "const": op_id.upper(),
             "group": group,
             "meta": meta,
@@ -491,8 +503,52 @@ class _Builder:
             "keyword": keyword,
             "body_param": py_name(body_param) if body_param else None,
             "returns": returns,
-            "doc": _docstring(op, positional + keyword, codes),
+            "doc": _docstring(op, wire_line, positional + keyword, codes, assumptions),
+            "pager": self.pager(op_id, method_name, op, keyword) if pag else None,
         }
+
+    def pager(
+        self, op_id: str, method_name: str, op: Mapping[str, Any], keyword: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The ``iter`` method of a paged operation: its name, arguments and item type."""
+        pag = op["x-pagination"]
+        owned = {str(pag["page_param"]).split(".")[0]}
+        size_arg = None
+        if pag.get("page_size_param"):
+            owned.add(str(pag["page_size_param"]).split(".")[0])
+            size_arg = py_name(str(pag["page_size_param"]).rsplit(".", 1)[-1])
+        rest = [p for p in keyword if p["wire"] not in owned]
+        if size_arg and size_arg in {p["name"] for p in rest}:
+            raise SpecError(f"{op_id}: the page size argument {size_arg} is taken")
+        if method_name == "list":
+            name = "iter"
+        elif method_name.startswith("list_"):
+            name = "iter_" + method_name[len("list_") :]
+        else:
+            name = "iter_" + method_name
+        item = self.page_item(op_id, op, str(pag["items"]))
+        doc = (
+            f"Every item of every page of :meth:`{method_name}`, one page held at a time.\n\n"
+            "``.pages()`` iterates pages instead; ``start_page``, ``max_pages`` and\n"
+            "``max_items`` bound the walk. Pages are asked for as the operation's\n"
+            f"``x-pagination`` says (``{pag['page_param']}``"
+            + (f", ``{pag['page_size_param']}``" if size_arg else "")
+            + ")."
+        )
+        return {"name": name, "keyword": rest, "size_arg": size_arg, "item": item, "doc": doc}
+
+    def page_item(self, op_id: str, op: Mapping[str, Any], items: str) -> str:
+        """The model of the items a paged operation's answer holds at ``items``."""
+        ok = resolve(self.spec, op["responses"].get("200") or {})
+        media: dict[str, Any] = next(iter((ok.get("content") or {}).values()), {})
+        schema: Any = media.get("schema", {})
+        for part in filter(None, items.split(".")):
+            schema = resolve(self.spec, schema).get("properties", {}).get(part, {})
+        schema = resolve(self.spec, schema)
+        name = ref_name(schema.get("items", {})) if schema.get("type") == "array" else None
+        if not name:
+            raise SpecError(f"{op_id}: x-pagination items {items!r} is no array of a model")
+        return self.model(name)
 
 
 def request_models(spec: Mapping[str, Any]) -> list[str]:
@@ -520,6 +576,18 @@ def _literal(value: Any) -> str:
     return repr(str(value)).replace("'", '"')
 
 
+def _error_classes(op_id: str, classes: Mapping[Any, Any]) -> tuple[tuple[int, str], ...]:
+    from coupontools_async import errors
+
+    out = []
+    for code, name in classes.items():
+        cls = getattr(errors, str(name), None)
+        if not (isinstance(cls, type) and issubclass(cls, errors.APIError)):
+            raise SpecError(f"{op_id}: x-error-classes names {name!r}, no APIError class")
+        out.append((int(code), str(name)))
+    return tuple(out)
+
+
 def _pagination(op_id: str, pag: Mapping[str, Any]) -> str:
     needed = ("style", "page_param", "page_size", "items")
     missing = [k for k in needed if k not in pag]
@@ -541,10 +609,14 @@ def _assumptions(node: Mapping[str, Any]) -> list[str]:
 
 
 def _docstring(
-    op: Mapping[str, Any], params: list[dict[str, Any]], codes: list[tuple[int, str]]
+    op: Mapping[str, Any],
+    wire_line: str,
+    params: list[dict[str, Any]],
+    codes: list[tuple[int, str]],
+    assumptions: list[str],
 ) -> str:
     summary = " ".join(str(op.get("summary", "")).split())
-    lines = [summary.rstrip(".") + "."]
+    lines = [summary.rstrip(".") + ".", "", wire_line]
     description = " ".join(str(op.get("description", "")).split())
     if description and description != summary:
         lines += ["", *textwrap.wrap(description, 88)]
@@ -556,6 +628,10 @@ def _docstring(
     if codes:
         lines += ["", "Documented errors:"]
         lines += [f"    {code}: {message}" for code, message in codes]
+    if assumptions:
+        lines += ["", "Assumptions (x-assumption):"]
+        for text in assumptions:
+            lines += textwrap.wrap(text, 84, initial_indent="    - ", subsequent_indent="      ")
     return "\n".join(lines)
 
 
@@ -595,8 +671,12 @@ def webhook_tables(
     return exact, prefixes
 
 
-def render(spec: Mapping[str, Any], out: Path) -> None:
-    """Write the whole generated package into ``out`` (which must not exist)."""
+def render(spec: Mapping[str, Any], out: Path, package: str = PACKAGE) -> None:
+    """Write the whole generated package into ``out`` (which must not exist).
+
+    ``package`` is the dotted name ``out`` is imported as: the group wiring imports
+    each group's module by it.
+    """
     models_source = generate_models(spec)
     classes = class_names(models_source)
     builder = _Builder(spec, classes)
@@ -616,29 +696,28 @@ def render(spec: Mapping[str, Any], out: Path) -> None:
     api = out / "api"
     api.mkdir(parents=True)
     (out / "models.py").write_text(models_source, encoding="utf-8")
-    shutil.copyfile(TEMPLATES / "_runtime.py", out / "_runtime.py")
-    shutil.copyfile(TEMPLATES / "_scalars.py", out / "_scalars.py")
     used = {name: ops for name, ops in groups.items() if ops}
+    wiring = []
     for name, ops in used.items():
-        title = name.replace("_", " ").capitalize()
-        cls = "".join(part.capitalize() for part in name.split("_")) + "Resource"
-        source = env.get_template("group.py.jinja2").render(
-            group={
-                "name": name,
-                "title": title,
-                "cls": cls,
-                "description": tags[name],
-                "operations": ops,
-            }
-        )
+        info = {
+            "name": name,
+            "title": name.replace("_", " ").capitalize(),
+            "cls": "".join(part.capitalize() for part in name.split("_")) + "Resource",
+            "module": f"{package}.api.{name}",
+            "description": " ".join(str(tags[name]).split()),
+        }
+        wiring.append((name, info))
+        source = env.get_template("group.py.jinja2").render(group={**info, "operations": ops})
         (api / f"{name}.py").write_text(source, encoding="utf-8")
     exact, prefixes = webhook_tables(spec, classes)
     rules = [(name, builder.model_params(name)) for name in request_models(spec)]
     decoders, enums = model_decoders(models_source)
     context = {
         "groups": used,
+        "wiring": wiring,
         "exact": exact,
         "prefixes": prefixes,
+        "event_classes": list(dict.fromkeys([name for _, name in exact + prefixes])),
         "rules": rules,
         "decoders": decoders,
         "enums": enums,
@@ -648,6 +727,7 @@ def render(spec: Mapping[str, Any], out: Path) -> None:
         ("api_init.py.jinja2", api / "__init__.py"),
         ("init.py.jinja2", out / "__init__.py"),
         ("events.py.jinja2", out / "events.py"),
+        ("groups.py.jinja2", out / "groups.py"),
         ("rules.py.jinja2", out / "rules.py"),
         ("decoders.py.jinja2", out / "decoders.py"),
     ):
@@ -672,12 +752,12 @@ def _format(out: Path) -> None:
 # ----------------------------------------------------------------------------- entry
 
 
-def generate_to(out: Path = OUT, spec_path: Path = SPEC) -> None:
-    """Regenerate ``out`` from the spec, replacing what is there."""
+def generate_to(out: Path = OUT, spec_path: Path = SPEC, package: str = PACKAGE) -> None:
+    """Regenerate ``out`` (imported as ``package``) from the spec, replacing what is there."""
     spec = load_spec(spec_path)
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / "_generated"
-        render(spec, fresh)
+        render(spec, fresh, package)
         if out.exists():
             shutil.rmtree(out)
         shutil.copytree(fresh, out)
@@ -685,12 +765,12 @@ def generate_to(out: Path = OUT, spec_path: Path = SPEC) -> None:
         sandbox_rules.write(spec)
 
 
-def check(out: Path = OUT, spec_path: Path = SPEC) -> list[str]:
+def check(out: Path = OUT, spec_path: Path = SPEC, package: str = PACKAGE) -> list[str]:
     """Files of ``out`` that differ from a fresh run on the spec (empty: in sync)."""
     spec = load_spec(spec_path)
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / "_generated"
-        render(spec, fresh)
+        render(spec, fresh, package)
         return _differences(fresh, out) + (sandbox_rules.differences(spec) if out == OUT else [])
 
 

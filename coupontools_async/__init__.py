@@ -8,10 +8,12 @@
         cards = await ct.wallet_cards.list()
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._client import DEFAULT_BASE_URL, AsyncClient, RawResponse
-from ._generated import models
 from ._pagination import AsyncPager, Page
 from ._transport import RetryEvent, RetryPolicy, RetryTransport
+from ._version import __version__
 from .errors import (
     APIConnectionError,
     APIError,
@@ -28,8 +30,6 @@ from .errors import (
     ValidationError,
     WebhookError,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -57,3 +57,16 @@ __all__ = [
     "__version__",
     "models",
 ]
+
+
+if TYPE_CHECKING:
+    from ._generated import models
+
+
+def __getattr__(name: str) -> Any:
+    # The models module is the heaviest of the package: loaded when first used.
+    if name == "models":
+        from ._generated import models
+
+        return models
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

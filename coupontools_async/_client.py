@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import contextvars
-import enum
 import functools
-import json
 import math
 import os
 import re
 import traceback
 from collections.abc import Mapping
-from datetime import date, datetime
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import quote
 
 import anyio.lowlevel
@@ -21,28 +17,10 @@ import attrs
 import httpx
 
 from ._backends import HttpBackend, default_transport
-from ._convert import structure, unstructure
 from ._envelope import decode, decode_any
-from ._generated import OPERATIONS, Operation, api
-from ._generated.api.account import AccountResource
-from ._generated.api.coupons import CouponsResource
-from ._generated.api.directories_v4 import DirectoriesV4Resource
-from ._generated.api.email import EmailResource
-from ._generated.api.loyalty_cards import LoyaltyCardsResource
-from ._generated.api.single_use import SingleUseResource
-from ._generated.api.sms import SmsResource
-from ._generated.api.subaccounts import SubaccountsResource
-from ._generated.api.wallet_cards import WalletCardsResource
-from ._generated.api.webhooks import WebhooksResource
+from ._generated.groups import GROUPS, Groups, RawGroups
+from ._kernel import RAW_SINK, Operation, RawResponse
 from ._redact import install_log_filter, printable, register
-from ._resources import (
-    Directories,
-    DirectoryUsersV4,
-    Distribution,
-    LoyaltyUsers,
-    Sessions,
-    WalletUsers,
-)
 from ._transport import (
     CALL_CONTEXT,
     CallContext,
@@ -53,7 +31,8 @@ from ._transport import (
     RetryTransport,
     send_with_retries,
 )
-from ._validation import check_region, encode, prepare
+from ._version import __version__
+from ._wire import json_dumps
 from .errors import (
     APIConnectionError,
     APIError,
@@ -62,6 +41,14 @@ from .errors import (
     NotFoundError,
     ValidationError,
 )
+
+if TYPE_CHECKING:
+    from ._resources import (
+        Distribution,
+        LoyaltyUsers,
+        Sessions,
+        WalletUsers,
+    )
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncClient", "RawResponse"]
 
@@ -73,13 +60,7 @@ DEFAULT_MAX_RESPONSE_BYTES = 8 * 2**20
 ENV_CLIENT_ID = "COUPONTOOLS_CLIENT_ID"
 ENV_CLIENT_SECRET = "COUPONTOOLS_CLIENT_SECRET"
 ENV_BASE_URL = "COUPONTOOLS_BASE_URL"
-_VERSION = "0.1.0"
 
-# Responses of the calls made inside `with_raw_response` (task-local, so concurrent
-# calls on one client never see each other's responses).
-_RAW_SINK: contextvars.ContextVar[list[httpx.Response] | None] = contextvars.ContextVar(
-    "coupontools_raw_sink", default=None
-)
 _UNSET: Any = object()
 
 _CREDENTIAL_HEADERS = frozenset({"x-client-id", "x-client-secret", "x-api-key", "x-api-secret"})
@@ -200,68 +181,7 @@ class _Credentials:
         raise TypeError("credentials cannot be pickled")
 
 
-@attrs.frozen
-class RawResponse(Generic[T]):
-    """A parsed result beside the HTTP response it came from."""
-
-    parsed: T
-    """What the method returns normally (a model, a list of models, bytes or None)."""
-    http_response: httpx.Response
-    """The last HTTP response of the call (status, headers, raw body)."""
-    responses: tuple[httpx.Response, ...] = ()
-    """Every HTTP response of the call, for methods that make several requests."""
-
-    @property
-    def status_code(self) -> int:
-        """The HTTP status of the last response."""
-        return self.http_response.status_code
-
-    @property
-    def headers(self) -> httpx.Headers:
-        """The headers of the last response."""
-        return self.http_response.headers
-
-
-class _RawGroup:
-    """A resource group whose methods return :class:`RawResponse`."""
-
-    def __init__(self, resource: object) -> None:
-        self._resource = resource
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._resource, name)
-        if not callable(method) or name.startswith("_"):
-            raise AttributeError(name)
-
-        async def call(*args: Any, **kwargs: Any) -> RawResponse[Any]:
-            sink: list[httpx.Response] = []
-            token = _RAW_SINK.set(sink)
-            try:
-                parsed = await method(*args, **kwargs)
-            finally:
-                _RAW_SINK.reset(token)
-            if not sink:
-                raise TypeError(f"{name} makes no HTTP request; it has no raw response")
-            return RawResponse(parsed, sink[-1], tuple(sink))
-
-        call.__name__ = name
-        call.__doc__ = method.__doc__
-        return call
-
-
-class _RawClient:
-    """``ct.with_raw_response.<group>.<method>(...)`` returns a :class:`RawResponse`."""
-
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
-
-    def __getattr__(self, name: str) -> _RawGroup:
-        if name not in AsyncClient._GROUPS:
-            raise AttributeError(name)
-        return _RawGroup(getattr(self._client, name))
-
-
-class AsyncClient:
+class AsyncClient(Groups):
     """The Coupontools API client. One instance is safe to share between tasks.
 
     ::
@@ -307,24 +227,24 @@ class AsyncClient:
     keeps the keys it does not know in ``extra_fields``.
     """
 
-    _GROUPS = tuple(api.__all__)  # the spec's tags: every resource group
+    _GROUPS = tuple(GROUPS)  # the spec's tags: every resource group
+    # The groups whose hand-written subclass (composite and renamed methods) is built
+    # instead of the generated resource; every other group is the spec's, unchanged.
+    _GROUP_OVERRIDES: ClassVar[Mapping[str, tuple[str, str]]] = {
+        name: ("coupontools_async._resources", cls)
+        for name, cls in (
+            ("sessions", "Sessions"),
+            ("distribution", "Distribution"),
+            ("loyalty_users", "LoyaltyUsers"),
+            ("wallet_users", "WalletUsers"),
+        )
+    }
 
-    coupons: CouponsResource
-    sessions: Sessions
-    single_use: SingleUseResource
-    distribution: Distribution
-    loyalty_cards: LoyaltyCardsResource
-    loyalty_users: LoyaltyUsers
-    sms: SmsResource
-    email: EmailResource
-    subaccounts: SubaccountsResource
-    account: AccountResource
-    directories: Directories
-    directories_v4: DirectoriesV4Resource
-    directory_users_v4: DirectoryUsersV4
-    wallet_cards: WalletCardsResource
-    wallet_users: WalletUsers
-    webhooks: WebhooksResource
+    if TYPE_CHECKING:
+        sessions: Sessions
+        distribution: Distribution
+        loyalty_users: LoyaltyUsers
+        wallet_users: WalletUsers
 
     def __init__(
         self,
@@ -390,7 +310,11 @@ class AsyncClient:
             raise ValidationError(
                 "max_retries must be 0 or more", param="max_retries", rule="minimum"
             )
-        self.default_region = None if default_region is None else check_region(default_region)
+        self.default_region = None
+        if default_region is not None:
+            from ._validation import check_region
+
+            self.default_region = check_region(default_region)
         """The region of national phone numbers (``"BE"``), or None: E.164 only."""
         self._credentials = credentials
         self.max_response_bytes = max_response_bytes
@@ -401,7 +325,7 @@ class AsyncClient:
         """The retry policy of this client (per call: :meth:`with_options`)."""
         self.timeout = timeout
         self.on_retry = on_retry
-        self._user_agent = f"coupontools-async/{_VERSION} httpx/{httpx.__version__}"
+        self._user_agent = f"coupontools-async/{__version__} httpx/{httpx.__version__}"
         if http_client is not None:
             self._http = http_client
             self._owns_http = False
@@ -423,25 +347,6 @@ class AsyncClient:
         self._validate = True
         # Shared with every with_options view: closing the client closes them too.
         self._life = _Lifecycle(loop_bound=transport is None)
-        self._bind_groups()
-
-    def _bind_groups(self) -> None:
-        self.coupons = CouponsResource(self)
-        self.sessions = Sessions(self)
-        self.single_use = SingleUseResource(self)
-        self.distribution = Distribution(self)
-        self.loyalty_cards = LoyaltyCardsResource(self)
-        self.loyalty_users = LoyaltyUsers(self)
-        self.sms = SmsResource(self)
-        self.email = EmailResource(self)
-        self.subaccounts = SubaccountsResource(self)
-        self.account = AccountResource(self)
-        self.directories = Directories(self)
-        self.directories_v4 = DirectoriesV4Resource(self)
-        self.directory_users_v4 = DirectoryUsersV4(self)
-        self.wallet_cards = WalletCardsResource(self)
-        self.wallet_users = WalletUsers(self)
-        self.webhooks = WebhooksResource(self)
 
     @classmethod
     def sandbox(cls, seed: int = 0, *, sessions: int = 2000, **kwargs: Any) -> AsyncClient:
@@ -477,7 +382,10 @@ class AsyncClient:
         if self._closed:
             raise self._closed_error()
         clone = object.__new__(AsyncClient)
-        clone.__dict__.update(self.__dict__)
+        # The groups are cached per client: the view builds its own, bound to itself.
+        clone.__dict__.update(
+            (k, v) for k, v in self.__dict__.items() if k not in GROUPS and k != "with_raw_response"
+        )
         policy = self.retry_policy
         if max_retries is not None:
             policy = attrs.evolve(policy, max_retries=_count(max_retries, "max_retries"))
@@ -498,17 +406,16 @@ class AsyncClient:
             clone._validate = validate
         clone._owns_http = False
         clone.__dict__["_view"] = True
-        clone._bind_groups()
         return clone
 
-    @property
-    def with_raw_response(self) -> Any:
+    @functools.cached_property
+    def with_raw_response(self) -> RawGroups:
         """The same groups and methods, returning :class:`RawResponse` (parsed + httpx response).
 
         ``raw = await ct.with_raw_response.wallet_users.get(1, 2)``, then
         ``raw.parsed``, ``raw.status_code``, ``raw.headers``.
         """
-        return _RawClient(self)
+        return RawGroups(self)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -638,6 +545,10 @@ class AsyncClient:
         """
         if self._closed:
             raise self._closed_error(operation.id)
+        # Imported here, not with the package: cattrs and the models load at the first call.
+        from ._convert import structure
+        from ._validation import encode, prepare
+
         if validated:
             path_values = {k: str(v) for k, v in (path or {}).items()}
             wire_body = body
@@ -740,7 +651,7 @@ class AsyncClient:
             extensions={CALL_CONTEXT: context},
         )
         response = await self._send(request, label)
-        sink = _RAW_SINK.get()
+        sink = RAW_SINK.get()
         if sink is not None:
             sink.append(response)
         return response
@@ -841,6 +752,8 @@ class AsyncClient:
         return await self._http.send(request, stream=True, auth=None, follow_redirects=False)
 
     def _response_cap(self, operation_id: str | None) -> int:
+        from ._generated import OPERATIONS
+
         operation = OPERATIONS.get(operation_id or "")
         if operation is not None and (
             operation.response_kind != "json" or operation.pagination is not None
@@ -991,6 +904,8 @@ def _operation_at(method: str, path: str) -> Operation[Any]:
 
 @functools.cache
 def _route_table() -> tuple[tuple[str, re.Pattern[str], Operation[Any]], ...]:
+    from ._generated import OPERATIONS
+
     return tuple(
         (
             op.method,
@@ -1077,21 +992,9 @@ def _holds_any(value: Any, texts: frozenset[str], depth: int = 0) -> bool:
     return False
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if attrs.has(type(value)):
-        return unstructure(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
 def _json_bytes(body: Any) -> bytes:
     try:
-        return json.dumps(
-            body, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
-        ).encode()
+        return json_dumps(body)
     except (TypeError, ValueError) as exc:
         raise ValidationError(
             f"the body cannot be sent as JSON: {_short(exc)}", param="body", rule="json"

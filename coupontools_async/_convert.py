@@ -39,7 +39,8 @@ import attrs
 from cattrs import Converter
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from ._generated._scalars import (
+from ._generated.decoders import DECODERS
+from ._kernel._scalars import (
     DecodeError,
     enum_member,
     extras,
@@ -55,7 +56,6 @@ from ._generated._scalars import (
     to_optional_str,
     to_str,
 )
-from ._generated.decoders import DECODERS
 
 __all__ = [
     "DecodeError",

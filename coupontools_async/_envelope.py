@@ -12,26 +12,18 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
-from collections.abc import Callable
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
-from ._generated._runtime import Operation
+from ._kernel import Operation
+from ._wire import json_loads, parse_retry_after
 from .errors import (
     APIError,
-    AuthenticationError,
-    ConflictError,
-    DeliveryError,
-    IntegrationError,
-    InvalidRequestError,
-    NotFoundError,
     RateLimitError,
-    ServerError,
+    class_for_code,
+    class_for_status,
 )
 
 __all__ = ["decode", "decode_any", "error_from_status", "is_v3_failure", "parse_retry_after"]
@@ -47,29 +39,14 @@ _FAILED_WORDS = frozenset({"failed", "fail", "error"})
 _OK = "ok"
 _FAILED = "failed"
 
-_orjson_loads: Callable[[bytes], Any] | None
-try:
-    from orjson import loads as _orjson_loads
-except ImportError:  # pragma: no cover - depends on the install
-    _orjson_loads = None
+_json_loads = json_loads  # a module attribute, so a test can count the parses
 
 _NOT_JSON: Any = object()
 """What :func:`_loads` answers for a body that is not JSON (``None`` is valid JSON)."""
 
-_STATUS_CLASSES: dict[int, type[APIError]] = {
-    400: InvalidRequestError,
-    401: AuthenticationError,
-    403: AuthenticationError,
-    404: NotFoundError,
-    409: ConflictError,
-    422: InvalidRequestError,
-    429: RateLimitError,
-}
-
 # v3 error_message texts start with a status line ("HTTP/1.0 401 Unauthorized. ...").
 _STATUS_LINE = re.compile(r"\s*HTTP/\d(?:\.\d)?\s+(\d{3})\b[^.]*\.?\s*")
 _FAIL_HINT = re.compile(rb"(?i)fail|error")
-_DELTA_SECONDS = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 _CODE_LIST = re.compile(r"\s*\d+(?:\s*,\s*\d+)*\s*")
 # A cut prefix may end inside a <script>, so an unterminated block runs to the end.
 _HTML_BLOCKS = re.compile(r"(?is)<(script|style)\b.*?(?:</\1\s*>|\Z)|<!--.*?(?:-->|\Z)")
@@ -136,35 +113,6 @@ def is_v3_failure(body: bytes) -> bool:
         return False
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value: delta-seconds or an HTTP date.
-
-    A date is taken relative to ``now`` (default: the current UTC time). A past date
-    or a negative number gives 0.0; None, an empty value or garbage gives None.
-    """
-    if value is None:
-        return None
-    text = str(value).strip()
-    if not text:
-        return None
-    if _DELTA_SECONDS.fullmatch(text):
-        seconds = float(text)
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:  # "-0000" means UTC with unknown local zone (RFC 5322)
-        when = when.replace(tzinfo=timezone.utc)
-    reference = now if now is not None else datetime.now(timezone.utc)
-    if reference.tzinfo is None:
-        reference = reference.replace(tzinfo=timezone.utc)
-    try:
-        return max(0.0, (when - reference).total_seconds())
-    except OverflowError:  # pragma: no cover - dates near datetime's limits
-        return None
-
-
 def error_from_status(
     op: Operation[Any], response: httpx.Response, message: str | None = None
 ) -> APIError:
@@ -229,19 +177,6 @@ def _check_empty(op: Operation[Any], response: httpx.Response) -> None:
 # ------------------------------------------------------------------------- envelope
 
 
-def _json_loads(content: bytes) -> Any:
-    """orjson when installed (the ``speed`` extra: about 1.4x faster), else json.
-
-    orjson is stricter (NaN, integers past 64 bits): what it refuses, json decides.
-    """
-    if _orjson_loads is not None:
-        try:
-            return _orjson_loads(content)
-        except ValueError:
-            pass
-    return json.loads(content)
-
-
 def _loads(content: bytes) -> Any:
     try:
         return _json_loads(content)
@@ -296,7 +231,7 @@ def _v3_error(op: Operation[Any], response: httpx.Response, data: dict[str, Any]
             # A failure on HTTP 200: the status line inside error_message is the best hint.
             match = _STATUS_LINE.match(summary)
             status = int(match.group(1)) if match else status
-        cls = _class_for_status(status) or APIError
+        cls = class_for_status(status) or APIError
     return _build(
         cls,
         op,
@@ -389,38 +324,10 @@ def _display(text: str) -> str:
 def _class_for_codes(op: Operation[Any], codes: list[int]) -> type[APIError] | None:
     # The first code the table knows decides; unknown codes fall back to the HTTP status.
     for code in codes:
-        cls = _class_for_code(op, code)
+        cls = class_for_code(code, op.error_classes)
         if cls is not None:
             return cls
     return None
-
-
-def _class_for_code(op: Operation[Any], code: int) -> type[APIError] | None:
-    if code in (1000, 101, 102):
-        return AuthenticationError
-    if code == 200 or 300 <= code <= 349:
-        return InvalidRequestError
-    if 351 <= code <= 360:
-        return ConflictError
-    if code in (103, 104):
-        return IntegrationError
-    if 601 <= code <= 605:
-        return DeliveryError
-    if code == 507 and "push" in op.id:  # 507 is "directory not found" elsewhere
-        return DeliveryError
-    if 502 <= code <= 515:
-        return NotFoundError
-    if 400 <= code <= 499:  # an HTTP status used as a code (couponsession/barcode)
-        return _STATUS_CLASSES.get(code, InvalidRequestError)
-    return None
-
-
-def _class_for_status(status: int) -> type[APIError] | None:
-    if status < 400:
-        return None
-    if status >= 500:
-        return ServerError
-    return _STATUS_CLASSES.get(status, APIError)
 
 
 def _status_error(
@@ -435,7 +342,7 @@ def _status_error(
     head = _status_line(response)
     text = f"{head}: {detail}" if detail else head
     return _build(
-        _class_for_status(response.status_code) or APIError,
+        class_for_status(response.status_code) or APIError,
         op,
         response,
         text,
@@ -458,7 +365,7 @@ def _not_json_error(
         what = "empty answer"
     text = f"{_status_line(response)}: {detail + ', ' if detail else ''}{what}"
     return _build(
-        _class_for_status(response.status_code) or APIError,
+        class_for_status(response.status_code) or APIError,
         op,
         response,
         text,

@@ -4,7 +4,9 @@ Every generated ``<Group>Resource`` already has one method per operation, with t
 spec's signature and docstring. Here live only the methods DESIGN.md adds on top:
 one ``sessions.list`` over the four list endpoints, ``search`` choosing its endpoint,
 the six ``send_*`` spellings of ``send/email`` and ``send/sms``, the flat
-``wallet_users.list`` arguments, and the ``iter`` methods. The composites take the
+``wallet_users.list`` and ``wallet_users.iter`` arguments, and ``sessions.iter`` over
+the four generated pagers (every other ``iter`` is generated from the spec's
+``x-pagination``), and the bulk imports. The composites take the
 escape hatches (``extra_body``, ``extra_query``, ``extra_headers``) and pass them on to
 every call they make (each page of an ``iter``).
 """
@@ -17,9 +19,7 @@ from collections.abc import AsyncIterable, Iterable, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
-from ._generated import OPERATIONS, models
-from ._generated.api.directories import DirectoriesResource
-from ._generated.api.directory_users_v4 import DirectoryUsersV4Resource
+from ._generated import models
 from ._generated.api.distribution import DistributionResource
 from ._generated.api.loyalty_users import LoyaltyUsersResource
 from ._generated.api.sessions import SessionsResource
@@ -42,8 +42,6 @@ class Extras(TypedDict, total=False):
 
 
 __all__ = [
-    "Directories",
-    "DirectoryUsersV4",
     "Distribution",
     "Extras",
     "LoyaltyUsers",
@@ -111,18 +109,17 @@ class Sessions(SessionsResource):
 
         Holds one page at a time; ``.pages()`` iterates pages instead of sessions.
         """
-        method = _state_method(self, state)
-        pagination = OPERATIONS[_STATE_OPERATIONS[state]].pagination
-        assert pagination is not None
-
-        async def fetch(page: int) -> Any:
-            return await method(
-                campaign=campaign, page=page, start_date=start_date, end_date=end_date, **extras
-            )
-
-        return AsyncPager(
-            fetch, pagination, start_page=start_page, max_pages=max_pages, max_items=max_items
+        _state_method(self, state)  # refuses an unknown state before anything is built
+        pager: AsyncPager[models.CouponSession] = getattr(self, "iter_" + state)(
+            campaign=campaign,
+            start_date=start_date,
+            end_date=end_date,
+            start_page=start_page,
+            max_pages=max_pages,
+            max_items=max_items,
+            **extras,
         )
+        return pager
 
     async def search(
         self,
@@ -301,6 +298,7 @@ class WalletUsers(WalletUsersResource):
         include_voided: bool | None = None,
         keyword: str | None = None,
         strict: bool | None = None,
+        filter: models.WalletUserFilter | Mapping[str, Any] | None = None,
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
@@ -310,28 +308,17 @@ class WalletUsers(WalletUsersResource):
 
         Holds one page at a time; ``.pages()`` iterates pages instead of users.
         """
-        pagination = OPERATIONS["wallet_users_list"].pagination
-        assert pagination is not None
-        size = per_page or pagination.page_size
-
-        async def fetch(page: int) -> Any:
-            return await self.list(
-                card_id,
-                page=page,
-                per_page=size,
-                include_voided=include_voided,
-                keyword=keyword,
-                strict=strict,
-                **extras,
-            )
-
-        return AsyncPager(
-            fetch,
-            pagination,
+        if filter is None and (keyword is not None or strict is not None):
+            filter = models.WalletUserFilter(keyword=keyword, strict=strict)
+        return super().iter(
+            card_id,
+            filter=filter,
+            include_voided=include_voided,
+            per_page=per_page,
             start_page=start_page,
-            requested_page_size=size,
             max_pages=max_pages,
             max_items=max_items,
+            **extras,
         )
 
     async def import_users(
@@ -394,56 +381,4 @@ class LoyaltyUsers(LoyaltyUsersResource):
             journal=journal,
             on_progress=on_progress,
             default_region=default_region,
-        )
-
-
-class Directories(DirectoriesResource):
-    """Directories (v3): list, get, registered users, categories."""
-
-    def iter_users(
-        self,
-        *,
-        directory: str,
-        start_page: int | None = None,
-        max_pages: int | None = None,
-        max_items: int | None = None,
-        **extras: Unpack[Extras],
-    ) -> AsyncPager[models.DirectoryUser]:
-        """Every registered user of a directory, page after page (100 a page)."""
-        pagination = OPERATIONS["directories_users"].pagination
-        assert pagination is not None
-
-        async def fetch(page: int) -> Any:
-            return await self.users(directory=directory, page=page, **extras)
-
-        return AsyncPager(
-            fetch, pagination, start_page=start_page, max_pages=max_pages, max_items=max_items
-        )
-
-
-class DirectoryUsersV4(DirectoryUsersV4Resource):
-    """Directory users (v4): list, iterate, get, create, block, paid access, sign on."""
-
-    def iter(
-        self,
-        directory_id: int,
-        *,
-        start_page: int | None = None,
-        max_pages: int | None = None,
-        max_items: int | None = None,
-        **extras: Unpack[Extras],
-    ) -> AsyncPager[models.DirectoryV4User]:
-        """Every user of a directory, page after page (``async for u in ....iter(7)``).
-
-        The page size is not documented, so none is trusted: iteration stops on an empty
-        page or one shorter than the largest seen. ``.pages()`` iterates pages instead.
-        """
-        pagination = OPERATIONS["directory_users_v4_list"].pagination
-        assert pagination is not None
-
-        async def fetch(page: int) -> Any:
-            return await self.list(directory_id, page=page, **extras)
-
-        return AsyncPager(
-            fetch, pagination, start_page=start_page, max_pages=max_pages, max_items=max_items
         )

@@ -41,7 +41,8 @@ import anyio.lowlevel
 import attrs
 import httpx
 
-from ._envelope import is_v3_failure, parse_retry_after
+from ._envelope import is_v3_failure
+from ._wire import parse_retry_after
 
 __all__ = [
     "CALL_CONTEXT",

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from types import ModuleType
 from typing import Any
 
@@ -29,8 +29,9 @@ import attrs
 
 from ._convert import unstructure
 from ._generated import models
-from ._generated._runtime import Operation, Param
 from ._generated.rules import MODEL_PARAMS
+from ._kernel import Operation, Param
+from ._wire import format_date, format_date_minute, format_datetime
 from .errors import ValidationError
 
 __all__ = ["check_region", "encode", "normalize_e164", "phone_region", "prepare", "prepare_item"]
@@ -694,10 +695,6 @@ def _e164(value: str, name: str | None) -> str:
     return text
 
 
-def _ymd(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
-
-
 def _valid_moment(parts: tuple[str, ...]) -> bool:
     numbers = [int(p) for p in parts]
     try:
@@ -710,7 +707,7 @@ def _valid_moment(parts: tuple[str, ...]) -> bool:
 
 def _as_date(value: Any, name: str) -> str:
     if isinstance(value, date):  # a datetime is a date too: its (wall-clock) day
-        return _ymd(value)
+        return format_date(value)
     if not isinstance(value, str):
         raise _type_error(name, "a date or a 'yyyy-MM-dd' string", value)
     match = _YMD.fullmatch(value)
@@ -725,11 +722,9 @@ def _as_date(value: Any, name: str) -> str:
 
 def _as_date_or_minute(value: Any, name: str) -> str:
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc)  # the docs give these bounds in UTC
-        return f"{_ymd(value)} {value.hour:02d}:{value.minute:02d}"
+        return format_date_minute(value)  # in UTC: the docs give these bounds in UTC
     if isinstance(value, date):
-        return _ymd(value)
+        return format_date(value)
     if not isinstance(value, str):
         raise _type_error(name, "a date, a datetime or a 'yyyy-MM-dd [HH:mm]' string", value)
     match = _YMD.fullmatch(value) or _YMD_HM.fullmatch(value)
@@ -746,7 +741,7 @@ def _as_date_or_minute(value: Any, name: str) -> str:
 def _as_datetime(value: Any, name: str) -> str:
     if isinstance(value, datetime):
         # Wall-clock time on purpose: the API reads it in the campaign's timezone.
-        return f"{_ymd(value)} {value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+        return format_datetime(value)
     if isinstance(value, date):
         raise _type_error(name, "a datetime (a date alone has no time)", value)
     if not isinstance(value, str):

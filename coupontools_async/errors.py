@@ -44,6 +44,8 @@ __all__ = [
     "ServerError",
     "ValidationError",
     "WebhookError",
+    "class_for_code",
+    "class_for_status",
 ]
 
 
@@ -160,3 +162,54 @@ class ValidationError(CoupontoolsError, ValueError):
 
 class WebhookError(CoupontoolsError, ValueError):
     """A webhook body that is not a valid Coupontools webhook payload."""
+
+
+# ------------------------------------------------------------------ the tables
+
+STATUS_CLASSES: dict[int, type[APIError]] = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    403: AuthenticationError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: InvalidRequestError,
+    429: RateLimitError,
+}
+"""The class of an HTTP error status (any other 4xx: :class:`APIError`; 5xx: ServerError)."""
+
+V3_CODE_CLASSES: tuple[tuple[range, type[APIError]], ...] = (
+    (range(1000, 1001), AuthenticationError),
+    (range(101, 103), AuthenticationError),
+    (range(103, 105), IntegrationError),
+    (range(200, 201), InvalidRequestError),
+    (range(300, 350), InvalidRequestError),
+    (range(351, 361), ConflictError),
+    (range(502, 516), NotFoundError),
+    (range(601, 606), DeliveryError),
+)
+"""The documented v3 error code ranges and their class. An operation that means a code
+differently says so in the spec (``x-error-classes``), which wins; a 4xx code is an HTTP
+status used as a code (couponsession/barcode) and takes that status's class."""
+
+
+def class_for_code(code: int, overrides: Sequence[tuple[int, str]] = ()) -> type[APIError] | None:
+    """The class of one v3 error code (None: unknown, the HTTP status decides)."""
+    for known, name in overrides:
+        if known == code:
+            cls: type[APIError] = globals()[name]
+            return cls
+    for codes, cls in V3_CODE_CLASSES:
+        if code in codes:
+            return cls
+    if 400 <= code <= 499:
+        return STATUS_CLASSES.get(code, InvalidRequestError)
+    return None
+
+
+def class_for_status(status: int) -> type[APIError] | None:
+    """The class of an HTTP status (None below 400: not an error)."""
+    if status < 400:
+        return None
+    if status >= 500:
+        return ServerError
+    return STATUS_CLASSES.get(status, APIError)

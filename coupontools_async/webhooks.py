@@ -38,35 +38,22 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import attrs
 
 from ._convert import parse_datetime, structure
+from ._generated import events
 from ._generated.api.webhooks import WEBHOOKS_VERIFY
-from ._generated.events import EVENT_TYPE_PREFIXES, EVENT_TYPES
-from ._generated.models import (
-    CouponCreatedEvent,
-    CouponEvent,
-    DirectoryRegistrationEvent,
-    LandingPageSubmissionEvent,
-    LoyaltyCompleteEvent,
-    SubaccountCreatedEvent,
-    WalletUserCreatedEvent,
-    WebhookVerification,
-)
+from ._generated.events import *  # noqa: F403  (the event models, one name per spec webhook)
+from ._generated.events import EVENT_TYPE_PREFIXES, EVENT_TYPES, EventModel
+from ._generated.models import CouponCreatedEvent, WebhookVerification
 from .errors import NotFoundError, WebhookError
 
 if TYPE_CHECKING:
     from ._client import AsyncClient
 
-# The event models are defined in models and re-exported here, listed so that
-# `from coupontools_async.webhooks import CouponEvent` passes `mypy --strict`.
+# The event models are defined in models and re-exported here (the generated events
+# module lists them), so `from coupontools_async.webhooks import CouponEvent` passes
+# `mypy --strict`; a webhook added to the spec is exported with no edit here.
 __all__ = [
     "EVENT_MODELS",
-    "CouponCreatedEvent",
-    "CouponEvent",
-    "DirectoryRegistrationEvent",
-    "LandingPageSubmissionEvent",
-    "LoyaltyCompleteEvent",
-    "SubaccountCreatedEvent",
     "UnknownEvent",
-    "WalletUserCreatedEvent",
     "WebhookEvent",
     "WebhookVerification",
     "event_identity",
@@ -78,6 +65,7 @@ __all__ = [
     "parse_with_raw",
     "verify",
 ]
+__all__ += events.__all__
 
 
 @attrs.define(kw_only=True)
@@ -94,16 +82,7 @@ class UnknownEvent:
     """The whole payload, as decoded from JSON."""
 
 
-WebhookEvent: TypeAlias = (
-    CouponEvent
-    | CouponCreatedEvent
-    | SubaccountCreatedEvent
-    | LoyaltyCompleteEvent
-    | WalletUserCreatedEvent
-    | LandingPageSubmissionEvent
-    | DirectoryRegistrationEvent
-    | UnknownEvent
-)
+WebhookEvent: TypeAlias = EventModel | UnknownEvent
 """What :func:`parse` returns: one of the typed event models, or :class:`UnknownEvent`."""
 
 EVENT_MODELS: tuple[type[Any], ...] = tuple(

@@ -17,6 +17,7 @@ from codegen.__main__ import main
 from codegen.generate import OUT, SpecError, check, load_spec, render
 from coupontools_async._generated import OPERATIONS, models
 from coupontools_async._generated.api import sessions, wallet_users
+from coupontools_async._generated.groups import GROUPS
 from tests._spec import ROOT, SPEC_PATH, operations
 
 OUT_PACKAGE = "coupontools_async._generated"
@@ -74,7 +75,7 @@ def test_regenerating_into_a_fresh_directory_writes_every_module(tmp_path: Path)
     out = tmp_path / "_generated"
     assert main(["--out", str(out)]) == 0
     names = {p.relative_to(out).as_posix() for p in out.rglob("*.py")}
-    assert {"__init__.py", "models.py", "_runtime.py", "events.py", "api/wallet_users.py"} <= names
+    assert {"__init__.py", "models.py", "events.py", "api/wallet_users.py"} <= names
     assert check(out, SPEC_PATH) == []
 
 
@@ -88,7 +89,7 @@ def test_spec_rule_violations_are_reported_not_generated(
     assert main(["--spec", str(_write(tmp_path, spec_data)), "--out", str(tmp_path / "o")]) == 2
 
 
-def test_every_spec_operation_has_a_generated_function_and_metadata() -> None:
+def test_every_spec_operation_has_a_generated_method_and_metadata() -> None:
     spec_ops = {op["operationId"]: (path, method, op) for path, method, op in operations()}
     assert set(OPERATIONS) == set(spec_ops)
     for op_id, (path, method, op) in spec_ops.items():
@@ -101,19 +102,20 @@ def test_every_spec_operation_has_a_generated_function_and_metadata() -> None:
 
 
 def test_v4_path_ids_are_positional_and_v3_parameters_keyword_only() -> None:
-    sig = inspect.signature(wallet_users.wallet_users_add_stamps)
+    sig = inspect.signature(wallet_users.WalletUsersResource.add_stamps)
     kinds = {name: p.kind for name, p in sig.parameters.items()}
     assert kinds["card_id"] is inspect.Parameter.POSITIONAL_OR_KEYWORD
     assert kinds["user_id"] is inspect.Parameter.POSITIONAL_OR_KEYWORD
     assert kinds["amount"] is inspect.Parameter.KEYWORD_ONLY
-    sig = inspect.signature(sessions.sessions_update)
+    sig = inspect.signature(sessions.SessionsResource.update)
     assert sig.parameters["couponsession"].kind is inspect.Parameter.KEYWORD_ONLY
     assert sig.parameters["operation"].default is None
 
 
-def test_generated_functions_have_docstrings_from_the_spec() -> None:
-    doc = inspect.getdoc(sessions.sessions_update) or ""
+def test_generated_methods_have_docstrings_from_the_spec() -> None:
+    doc = inspect.getdoc(sessions.SessionsResource.update) or ""
     assert doc.startswith("Update session")
+    assert doc.splitlines()[2] == "POST /v3/couponsession/update · sessions_update · not idempotent"
     assert "couponsession:" in doc
     assert "358: This session was already validated" in doc
 
@@ -141,7 +143,9 @@ def test_every_generated_method_takes_the_escape_hatches_keyword_only() -> None:
 
     ct = AsyncClient("id", "secret")
     for op_id, op in OPERATIONS.items():
-        function = getattr(importlib.import_module(f"{OUT_PACKAGE}.api.{op.group}"), op_id)
+        module = importlib.import_module(f"{OUT_PACKAGE}.api.{op.group}")
+        resource = getattr(module, GROUPS[op.group][1])
+        function = getattr(resource, op_id[len(op.group) + 1 :])
         method = getattr(getattr(ct, op.group), op_id[len(op.group) + 1 :])
         for target in (function, method):
             params = inspect.signature(target).parameters
@@ -175,7 +179,7 @@ def test_a_spec_field_named_extra_fields_is_refused(tmp_path: Path) -> None:
 def test_every_model_derives_from_the_base_that_keeps_unknown_keys() -> None:
     import attrs
 
-    from coupontools_async._generated._runtime import Model
+    from coupontools_async._kernel import Model
 
     classes = [
         obj
@@ -186,3 +190,64 @@ def test_every_model_derives_from_the_base_that_keeps_unknown_keys() -> None:
     for cls in classes:
         assert issubclass(cls, Model), cls
         assert "extra_fields" not in attrs.fields_dict(cls)
+
+
+# ------------------------------------------------------------------ golden record
+
+
+def test_the_feature_spec_generates_the_committed_golden_record_byte_for_byte() -> None:
+    from codegen.generate import GOLDEN, GOLDEN_PACKAGE, GOLDEN_SPEC
+
+    assert check(GOLDEN, GOLDEN_SPEC, GOLDEN_PACKAGE) == []
+
+
+def test_a_changed_feature_spec_is_caught_by_the_golden_comparison(tmp_path: Path) -> None:
+    from codegen.generate import GOLDEN, GOLDEN_PACKAGE, GOLDEN_SPEC
+
+    data = load_spec(GOLDEN_SPEC)
+    data["paths"]["/v3/widget/list"]["post"]["summary"] = "List every widget"
+    assert check(GOLDEN, _write(tmp_path, data), GOLDEN_PACKAGE) == ["differs: api/widgets.py"]
+
+
+def test_the_golden_record_covers_every_construct_codegen_supports() -> None:
+    from tests.codegen import golden
+    from tests.codegen.golden import events, groups, models, rules
+
+    assert list(groups.GROUPS) == ["widgets", "gadgets_v4"]  # a tag with no operation: none
+    ops = golden.OPERATIONS
+    assert ops["widgets_list"].pagination is not None
+    assert ops["widgets_list"].error_classes == ((507, "NotFoundError"),)
+    assert ops["widgets_list"].assumptions == ("The page size is assumed.",)
+    assert ops["widgets_update"].require_any_of == (("name", "tags"),)
+    assert ops["widgets_image"].response_kind == "binary"
+    assert ops["gadgets_v4_create_many"].body_param == "gadgets"
+    assert ops["gadgets_v4_create_many"].response_kind == "empty"
+    assert [m.name for m in models.Color] == ["RED", "GREEN"]
+    assert {"widget_created": models.WidgetEvent} == events.EVENT_TYPES
+    assert (("widget_", models.WidgetEvent),) == events.EVENT_TYPE_PREFIXES
+    assert [p.format for p in rules.MODEL_PARAMS[models.Owner]] == ["email", "e164"]
+    assert hasattr(groups.Groups, "widgets")
+    assert callable(golden.api.widgets.WidgetsResource.iter)
+    assert callable(golden.api.gadgets_v4.GadgetsV4Resource.iter)
+
+
+@pytest.mark.anyio
+async def test_the_golden_pagers_ask_pages_as_their_metadata_says() -> None:
+    from tests.codegen.golden import groups, models
+
+    sent: list[tuple[str, Any]] = []
+
+    class Client(groups.Groups):
+        async def _request(self, operation: Any, **kwargs: Any) -> Any:
+            sent.append((operation.id, kwargs["body"]))
+            if operation.id == "widgets_list":
+                page = kwargs["body"]["page"]
+                return models.WidgetPage(data=[models.Widget(id=f"w{page}")] if page < 3 else [])
+            return []
+
+    client = Client()
+    widgets = [w.id async for w in client.widgets.iter(shop="shp_1")]
+    assert widgets == ["w1", "w2"]
+    assert [body["page"] for _, body in sent] == [1, 2, 3]
+    assert [g async for g in client.gadgets_v4.iter(4, per_page=5)] == []
+    assert sent[-1] == ("gadgets_v4_list", {"pagination": {"page": 1, "per_page": 5}})

@@ -23,7 +23,8 @@ import respx
 from coupontools_async import APIError, AsyncClient, models
 from coupontools_async._convert import build_converter, converter, structure, unstructure
 from coupontools_async._envelope import decode
-from coupontools_async._generated import OPERATIONS, _scalars
+from coupontools_async._generated import OPERATIONS
+from coupontools_async._kernel import _scalars
 from tests._spec import documented_examples
 
 BASE = "https://api.test"

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import models
-from ._scalars import (
+from coupontools_async._kernel._scalars import (
     extras,
     model_seq,
     not_an_object,
@@ -28,6 +27,8 @@ from ._scalars import (
     to_optional_str,
     to_str,
 )
+
+from . import models
 
 _new = object.__new__
 

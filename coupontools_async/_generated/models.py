@@ -7,7 +7,7 @@ from datetime import datetime as datetime_aliased
 
 import attrs
 
-from ._runtime import Model
+from coupontools_async._kernel import Model
 
 
 @attrs.define(kw_only=True)

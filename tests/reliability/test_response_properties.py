@@ -39,6 +39,7 @@ from coupontools_async import (
 )
 from coupontools_async._envelope import is_v3_failure, parse_retry_after
 from coupontools_async._generated import OPERATIONS, Operation, api
+from coupontools_async._generated.groups import GROUPS
 from tests._samples import call_arguments, minimal_answer
 
 CLIENT_ID = "cid-RELIABILITY-props-4b1e"
@@ -402,10 +403,15 @@ async def _no_sleep(_: float) -> None:
 
 @functools.cache
 def _method(op_id: str) -> tuple[Callable[..., Awaitable[Any]], list[Any], dict[str, Any]]:
-    """The generated function of the operation, and valid arguments for it."""
+    """The generated method of the operation (called on a client), and valid arguments for it."""
     op = OPERATIONS[op_id]
     positional, kwargs, _ = call_arguments(op)
-    function: Callable[..., Awaitable[Any]] = getattr(getattr(api, op.group), op.id)
+    resource = getattr(getattr(api, op.group), GROUPS[op.group][1])
+    name = op.id[len(op.group) + 1 :]
+
+    async def function(ct: Any, *args: Any, **kw: Any) -> Any:
+        return await getattr(resource(ct), name)(*args, **kw)
+
     return function, positional, kwargs
 
 

@@ -8,18 +8,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from coupontools_async._kernel import (
+    Operation,
+    Param,
+    RawGroup,
+    Resource,
+    to_raw_response_wrapper,
+)
+
 from .. import models
-from .._runtime import Operation, Param, Requester
 
 __all__ = [
     "CouponsResource",
-    "coupons_get",
+    "CouponsResourceWithRawResponse",
     "COUPONS_GET",
-    "coupons_list",
     "COUPONS_LIST",
-    "coupons_push_all",
     "COUPONS_PUSH_ALL",
-    "coupons_push_one",
     "COUPONS_PUSH_ONE",
 ]
 
@@ -36,21 +40,19 @@ COUPONS_GET: Operation[models.CouponInfoResponse] = Operation(
     response_type=models.CouponInfoResponse,
     params=(
         Param(
-            name="campaign",
-            wire="campaign",
-            location="body",
-            required=True,
-            type="string",
-            description="Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.",
+            "campaign",
+            "body",
+            True,
+            "string",
+            "Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.",
             pattern="^cam_[A-Za-z0-9]+$",
         ),
         Param(
-            name="show_usage_stats",
-            wire="show_usage_stats",
-            location="body",
-            required=False,
-            type="boolean",
-            description="Defaults to false, will add the total number of custom validation codes and number of claimed custom codes.",
+            "show_usage_stats",
+            "body",
+            False,
+            "boolean",
+            "Defaults to false, will add the total number of custom validation codes and number of claimed custom codes.",
         ),
     ),
     error_codes=(
@@ -59,42 +61,6 @@ COUPONS_GET: Operation[models.CouponInfoResponse] = Operation(
         (502, "Campaign ID not found"),
     ),
 )
-
-
-async def coupons_get(
-    client: Requester,
-    *,
-    campaign: str,
-    show_usage_stats: bool | None = None,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.CouponInfoResponse:
-    """Get coupon.
-
-    Retrieve coupon information by ID.
-
-    Args:
-        campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
-        show_usage_stats: Defaults to false, will add the total number of custom
-            validation codes and number of claimed custom codes.
-
-    Documented errors:
-        200: Missing parameter: campaign
-        301: Invalid character in parameter: campaign
-        502: Campaign ID not found
-    """
-    return await client._request(
-        COUPONS_GET,
-        body={
-            "campaign": campaign,
-            "show_usage_stats": show_usage_stats,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
 
 COUPONS_LIST: Operation[models.CouponListResponse] = Operation(
     id="coupons_list",
@@ -108,84 +74,37 @@ COUPONS_LIST: Operation[models.CouponListResponse] = Operation(
     response_type=models.CouponListResponse,
     params=(
         Param(
-            name="only_active",
-            wire="only_active",
-            location="body",
-            required=False,
-            type="boolean",
-            description="When set to true, only campaigns marked as 'active' will be returned.",
+            "only_active",
+            "body",
+            False,
+            "boolean",
+            "When set to true, only campaigns marked as 'active' will be returned.",
         ),
         Param(
-            name="folder",
-            wire="folder",
-            location="body",
-            required=False,
-            type="string",
-            description="Folder ID. If defined, the response will only contain coupons in the specified folder.",
+            "folder",
+            "body",
+            False,
+            "string",
+            "Folder ID. If defined, the response will only contain coupons in the specified folder.",
         ),
         Param(
-            name="tags",
-            wire="tags",
-            location="body",
-            required=False,
-            type="string",
-            description="String of coupon tags. If defined, the response will only contain coupons containing that tag. Comma separated for each new tag.",
+            "tags",
+            "body",
+            False,
+            "string",
+            "String of coupon tags. If defined, the response will only contain coupons containing that tag. Comma separated for each new tag.",
         ),
         Param(
-            name="category",
-            wire="category",
-            location="body",
-            required=False,
-            type="string",
-            description="Category ID (cat_XXX). If defined, the response will only contain coupons of that category.",
+            "category",
+            "body",
+            False,
+            "string",
+            "Category ID (cat_XXX). If defined, the response will only contain coupons of that category.",
             pattern="^cat_[A-Za-z0-9]+$",
         ),
     ),
     error_codes=((515, "Folder not found"),),
 )
-
-
-async def coupons_list(
-    client: Requester,
-    *,
-    only_active: bool | None = None,
-    folder: str | None = None,
-    tags: str | None = None,
-    category: str | None = None,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.CouponListResponse:
-    """List coupons.
-
-    Retrieve a list of all coupons.
-
-    Args:
-        only_active: When set to true, only campaigns marked as 'active' will be
-            returned.
-        folder: Folder ID. If defined, the response will only contain coupons in the
-            specified folder.
-        tags: String of coupon tags. If defined, the response will only contain coupons
-            containing that tag. Comma separated for each new tag.
-        category: Category ID (cat_XXX). If defined, the response will only contain
-            coupons of that category.
-
-    Documented errors:
-        515: Folder not found
-    """
-    return await client._request(
-        COUPONS_LIST,
-        body={
-            "only_active": only_active,
-            "folder": folder,
-            "tags": tags,
-            "category": category,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
 
 COUPONS_PUSH_ALL: Operation[models.CouponPushResponse] = Operation(
     id="coupons_push_all",
@@ -199,22 +118,14 @@ COUPONS_PUSH_ALL: Operation[models.CouponPushResponse] = Operation(
     response_type=models.CouponPushResponse,
     params=(
         Param(
-            name="campaign",
-            wire="campaign",
-            location="body",
-            required=True,
-            type="string",
-            description="Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.",
+            "campaign",
+            "body",
+            True,
+            "string",
+            "Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.",
             pattern="^cam_[A-Za-z0-9]+$",
         ),
-        Param(
-            name="message",
-            wire="message",
-            location="body",
-            required=True,
-            type="string",
-            description="Push notification message.",
-        ),
+        Param("message", "body", True, "string", "Push notification message."),
     ),
     error_codes=(
         (200, "Missing parameter: campaign"),
@@ -224,49 +135,11 @@ COUPONS_PUSH_ALL: Operation[models.CouponPushResponse] = Operation(
         (507, "Error sending push notification"),
         (507, "0 users have saved the campaign"),
     ),
+    error_classes=((507, "DeliveryError"),),
     assumptions=(
         'The response is not documented (api-docs 004 prints "Loading..."); we model the `campaign` and `action` fields other v3 actions answer with (FACTS.md, multiplesingleuse/create), all optional, so an answer carrying only the status envelope still decodes.',
     ),
 )
-
-
-async def coupons_push_all(
-    client: Requester,
-    *,
-    campaign: str,
-    message: str,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.CouponPushResponse:
-    """Send push notification.
-
-    Send push notification to all users of a coupon. This requires the coupon to be added in
-    the mobile wallet.
-
-    Args:
-        campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
-        message: Push notification message.
-
-    Documented errors:
-        200: Missing parameter: campaign
-        200: Missing parameter: message
-        301: Invalid character in parameter: campaign
-        505: Campaign ID not found
-        507: Error sending push notification
-        507: 0 users have saved the campaign
-    """
-    return await client._request(
-        COUPONS_PUSH_ALL,
-        body={
-            "campaign": campaign,
-            "message": message,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
 
 COUPONS_PUSH_ONE: Operation[models.CouponPushResponse] = Operation(
     id="coupons_push_one",
@@ -280,33 +153,25 @@ COUPONS_PUSH_ONE: Operation[models.CouponPushResponse] = Operation(
     response_type=models.CouponPushResponse,
     params=(
         Param(
-            name="campaign",
-            wire="campaign",
-            location="body",
-            required=True,
-            type="string",
-            description="Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.",
+            "campaign",
+            "body",
+            True,
+            "string",
+            "Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.",
             pattern="^cam_[A-Za-z0-9]+$",
         ),
         Param(
-            name="couponsession",
-            wire="couponsession",
-            location="body",
-            required=True,
-            type="string",
-            description="Unique session code (example ac6s7u3g8a25ja7x9qg87) of the session whose user receives the notification.",
+            "couponsession",
+            "body",
+            True,
+            "string",
+            "Unique session code (example ac6s7u3g8a25ja7x9qg87) of the session whose user receives the notification.",
             pattern="^[A-Za-z0-9]+$",
         ),
-        Param(
-            name="message",
-            wire="message",
-            location="body",
-            required=True,
-            type="string",
-            description="Push notification message.",
-        ),
+        Param("message", "body", True, "string", "Push notification message."),
     ),
     error_codes=((505, "Couponsession not found"),),
+    error_classes=((507, "DeliveryError"),),
     assumptions=(
         "Only FACTS.md documents this endpoint (campaign, couponsession and message, all required; error 505); the description and the parameter texts follow the list variant of api-docs 004.",
         'FACTS.md gives the error code 505 without its text; the message is the one of FACTS.md\'s third failure envelope ("Couponsession not found."), which carries 505.',
@@ -315,53 +180,13 @@ COUPONS_PUSH_ONE: Operation[models.CouponPushResponse] = Operation(
 )
 
 
-async def coupons_push_one(
-    client: Requester,
-    *,
-    campaign: str,
-    couponsession: str,
-    message: str,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.CouponPushResponse:
-    """Send push notification to one coupon session.
-
-    Send a push notification to the user of one coupon session. This requires the coupon to
-    be added in the mobile wallet.
-
-    Args:
-        campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
-        couponsession: Unique session code (example ac6s7u3g8a25ja7x9qg87) of the
-            session whose user receives the notification.
-        message: Push notification message.
-
-    Documented errors:
-        505: Couponsession not found
-    """
-    return await client._request(
-        COUPONS_PUSH_ONE,
-        body={
-            "campaign": campaign,
-            "couponsession": couponsession,
-            "message": message,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
-class CouponsResource:
+class CouponsResource(Resource):
     """Coupons: v3 coupons and their push notifications.
 
     Every method also takes ``extra_body``, ``extra_query`` and ``extra_headers``
     (keyword-only): merged into the request after validation, for what the spec does
     not know yet; they cannot change the credential headers.
     """
-
-    def __init__(self, client: Requester) -> None:
-        self._client = client
 
     async def get(
         self,
@@ -373,6 +198,8 @@ class CouponsResource:
         extra_headers: Mapping[str, str] | None = None,
     ) -> models.CouponInfoResponse:
         """Get coupon.
+
+        POST /v3/coupon/info · coupons_get · idempotent
 
         Retrieve coupon information by ID.
 
@@ -386,10 +213,9 @@ class CouponsResource:
             301: Invalid character in parameter: campaign
             502: Campaign ID not found
         """
-        return await coupons_get(
-            self._client,
-            campaign=campaign,
-            show_usage_stats=show_usage_stats,
+        return await self._request(
+            COUPONS_GET,
+            body={"campaign": campaign, "show_usage_stats": show_usage_stats},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -408,6 +234,8 @@ class CouponsResource:
     ) -> models.CouponListResponse:
         """List coupons.
 
+        POST /v3/coupon/list · coupons_list · idempotent
+
         Retrieve a list of all coupons.
 
         Args:
@@ -423,12 +251,9 @@ class CouponsResource:
         Documented errors:
             515: Folder not found
         """
-        return await coupons_list(
-            self._client,
-            only_active=only_active,
-            folder=folder,
-            tags=tags,
-            category=category,
+        return await self._request(
+            COUPONS_LIST,
+            body={"only_active": only_active, "folder": folder, "tags": tags, "category": category},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -445,6 +270,8 @@ class CouponsResource:
     ) -> models.CouponPushResponse:
         """Send push notification.
 
+        POST /v3/coupon/pushnotification/list · coupons_push_all · not idempotent
+
         Send push notification to all users of a coupon. This requires the coupon to be added in
         the mobile wallet.
 
@@ -459,11 +286,16 @@ class CouponsResource:
             505: Campaign ID not found
             507: Error sending push notification
             507: 0 users have saved the campaign
+
+        Assumptions (x-assumption):
+            - The response is not documented (api-docs 004 prints "Loading..."); we model
+              the `campaign` and `action` fields other v3 actions answer with (FACTS.md,
+              multiplesingleuse/create), all optional, so an answer carrying only the status
+              envelope still decodes.
         """
-        return await coupons_push_all(
-            self._client,
-            campaign=campaign,
-            message=message,
+        return await self._request(
+            COUPONS_PUSH_ALL,
+            body={"campaign": campaign, "message": message},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -481,6 +313,8 @@ class CouponsResource:
     ) -> models.CouponPushResponse:
         """Send push notification to one coupon session.
 
+        POST /v3/coupon/pushnotification/single · coupons_push_one · not idempotent
+
         Send a push notification to the user of one coupon session. This requires the coupon to
         be added in the mobile wallet.
 
@@ -492,13 +326,33 @@ class CouponsResource:
 
         Documented errors:
             505: Couponsession not found
+
+        Assumptions (x-assumption):
+            - Only FACTS.md documents this endpoint (campaign, couponsession and message,
+              all required; error 505); the description and the parameter texts follow the
+              list variant of api-docs 004.
+            - FACTS.md gives the error code 505 without its text; the message is the one of
+              FACTS.md's third failure envelope ("Couponsession not found."), which carries
+              505.
+            - The response is not documented; we model the optional `campaign`,
+              `couponsession` and `action` fields, so an answer carrying only the status
+              envelope still decodes.
         """
-        return await coupons_push_one(
-            self._client,
-            campaign=campaign,
-            couponsession=couponsession,
-            message=message,
+        return await self._request(
+            COUPONS_PUSH_ONE,
+            body={"campaign": campaign, "couponsession": couponsession, "message": message},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
         )
+
+
+class CouponsResourceWithRawResponse(RawGroup):
+    """The methods of :class:`CouponsResource`, each returning a ``RawResponse`` of its result."""
+
+    def __init__(self, resource: CouponsResource) -> None:
+        super().__init__(resource)
+        self.get = to_raw_response_wrapper(resource.get)
+        self.list = to_raw_response_wrapper(resource.list)
+        self.push_all = to_raw_response_wrapper(resource.push_all)
+        self.push_one = to_raw_response_wrapper(resource.push_one)

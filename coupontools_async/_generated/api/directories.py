@@ -8,22 +8,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from coupontools_async._kernel import (
+    AsyncPager,
+    Operation,
+    Pagination,
+    Param,
+    RawGroup,
+    Resource,
+    to_raw_response_wrapper,
+)
+
 from .. import models
-from .._runtime import Operation, Pagination, Param, Requester
 
 __all__ = [
     "DirectoriesResource",
-    "directories_list",
+    "DirectoriesResourceWithRawResponse",
     "DIRECTORIES_LIST",
-    "directories_get",
     "DIRECTORIES_GET",
-    "directories_users",
     "DIRECTORIES_USERS",
-    "directories_update_user",
     "DIRECTORIES_UPDATE_USER",
-    "directories_categories",
     "DIRECTORIES_CATEGORIES",
-    "directories_main_categories",
     "DIRECTORIES_MAIN_CATEGORIES",
 ]
 
@@ -44,26 +48,6 @@ DIRECTORIES_LIST: Operation[models.DirectoryListResponse] = Operation(
     ),
 )
 
-
-async def directories_list(
-    client: Requester,
-    *,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.DirectoryListResponse:
-    """List directories.
-
-    Retrieve a list of all directories.
-    """
-    return await client._request(
-        DIRECTORIES_LIST,
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
 DIRECTORIES_GET: Operation[models.DirectoryInfoResponse] = Operation(
     id="directories_get",
     group="directories",
@@ -76,12 +60,11 @@ DIRECTORIES_GET: Operation[models.DirectoryInfoResponse] = Operation(
     response_type=models.DirectoryInfoResponse,
     params=(
         Param(
-            name="directory",
-            wire="directory",
-            location="body",
-            required=True,
-            type="string",
-            description="Directory ID (dir_XXXXXX). Can be found in the list of all directories.",
+            "directory",
+            "body",
+            True,
+            "string",
+            "Directory ID (dir_XXXXXX). Can be found in the list of all directories.",
             pattern="^dir_[A-Za-z0-9]+$",
         ),
     ),
@@ -95,38 +78,6 @@ DIRECTORIES_GET: Operation[models.DirectoryInfoResponse] = Operation(
     ),
 )
 
-
-async def directories_get(
-    client: Requester,
-    *,
-    directory: str,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.DirectoryInfoResponse:
-    """Get directory.
-
-    Retrieve directory information by ID.
-
-    Args:
-        directory: Directory ID (dir_XXXXXX). Can be found in the list of all
-            directories.
-
-    Documented errors:
-        301: Invalid character in parameter: directory
-        507: Directory ID not found
-    """
-    return await client._request(
-        DIRECTORIES_GET,
-        body={
-            "directory": directory,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
 DIRECTORIES_USERS: Operation[models.DirectoryUserListResponse] = Operation(
     id="directories_users",
     group="directories",
@@ -139,21 +90,19 @@ DIRECTORIES_USERS: Operation[models.DirectoryUserListResponse] = Operation(
     response_type=models.DirectoryUserListResponse,
     params=(
         Param(
-            name="directory",
-            wire="directory",
-            location="body",
-            required=True,
-            type="string",
-            description="Directory ID (dir_XXXXXX). Can be found in the list of all directories.",
+            "directory",
+            "body",
+            True,
+            "string",
+            "Directory ID (dir_XXXXXX). Can be found in the list of all directories.",
             pattern="^dir_[A-Za-z0-9]+$",
         ),
         Param(
-            name="page",
-            wire="page",
-            location="body",
-            required=False,
-            type="integer",
-            description="Page number. Page is limited to 100 registrations.",
+            "page",
+            "body",
+            False,
+            "integer",
+            "Page number. Page is limited to 100 registrations.",
             minimum=1,
         ),
     ),
@@ -171,43 +120,6 @@ DIRECTORIES_USERS: Operation[models.DirectoryUserListResponse] = Operation(
     ),
 )
 
-
-async def directories_users(
-    client: Requester,
-    *,
-    directory: str,
-    page: int | None = None,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.DirectoryUserListResponse:
-    """List users.
-
-    Retrieve a list of all registered users for a directory. The API response returns the
-    registrations in a reverse-chronologically ordered array limited to max. 100
-    registrations. Use the "page" parameter in order to retrieve "older" registrations.
-
-    Args:
-        directory: Directory ID (dir_XXXXXX). Can be found in the list of all
-            directories.
-        page: Page number. Page is limited to 100 registrations.
-
-    Documented errors:
-        301: Invalid character in parameter: directory
-        507: Directory ID not found
-    """
-    return await client._request(
-        DIRECTORIES_USERS,
-        body={
-            "directory": directory,
-            "page": page,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
 DIRECTORIES_UPDATE_USER: Operation[models.DirectoryUserUpdateResponse] = Operation(
     id="directories_update_user",
     group="directories",
@@ -220,30 +132,27 @@ DIRECTORIES_UPDATE_USER: Operation[models.DirectoryUserUpdateResponse] = Operati
     response_type=models.DirectoryUserUpdateResponse,
     params=(
         Param(
-            name="directory",
-            wire="directory",
-            location="body",
-            required=True,
-            type="string",
-            description="ID of the directory (ex. dir_12345). Passed to custom payment URL as GET parameter.",
+            "directory",
+            "body",
+            True,
+            "string",
+            "ID of the directory (ex. dir_12345). Passed to custom payment URL as GET parameter.",
             pattern="^dir_[A-Za-z0-9]+$",
         ),
         Param(
-            name="user",
-            wire="user",
-            location="body",
-            required=True,
-            type="string",
-            description="ID of the registered user (ex. reg_12345). Passed to custom payment URL as GET parameter.",
+            "user",
+            "body",
+            True,
+            "string",
+            "ID of the registered user (ex. reg_12345). Passed to custom payment URL as GET parameter.",
             pattern="^reg_[A-Za-z0-9]+$",
         ),
         Param(
-            name="payment_status",
-            wire="payment_status",
-            location="body",
-            required=True,
-            type="string",
-            description="New payment status of the user.",
+            "payment_status",
+            "body",
+            True,
+            "string",
+            "New payment status of the user.",
             enum=("paid", "unpaid"),
         ),
     ),
@@ -253,42 +162,6 @@ DIRECTORIES_UPDATE_USER: Operation[models.DirectoryUserUpdateResponse] = Operati
         "No errors are documented for this endpoint.",
     ),
 )
-
-
-async def directories_update_user(
-    client: Requester,
-    *,
-    directory: str,
-    user: str,
-    payment_status: Literal["paid", "unpaid"],
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.DirectoryUserUpdateResponse:
-    """Update user payment status.
-
-    Update the payment status of a directory user. Allows you to integrate custom payment in
-    your directory.
-
-    Args:
-        directory: ID of the directory (ex. dir_12345). Passed to custom payment URL as
-            GET parameter.
-        user: ID of the registered user (ex. reg_12345). Passed to custom payment URL as
-            GET parameter.
-        payment_status: New payment status of the user.
-    """
-    return await client._request(
-        DIRECTORIES_UPDATE_USER,
-        body={
-            "directory": directory,
-            "user": user,
-            "payment_status": payment_status,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
 
 DIRECTORIES_CATEGORIES: Operation[models.CategoryListResponse] = Operation(
     id="directories_categories",
@@ -305,26 +178,6 @@ DIRECTORIES_CATEGORIES: Operation[models.CategoryListResponse] = Operation(
         "No errors are documented for this endpoint.",
     ),
 )
-
-
-async def directories_categories(
-    client: Requester,
-    *,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.CategoryListResponse:
-    """List categories.
-
-    Retrieve a list of categories.
-    """
-    return await client._request(
-        DIRECTORIES_CATEGORIES,
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
 
 DIRECTORIES_MAIN_CATEGORIES: Operation[models.CategoryMainListResponse] = Operation(
     id="directories_main_categories",
@@ -343,35 +196,13 @@ DIRECTORIES_MAIN_CATEGORIES: Operation[models.CategoryMainListResponse] = Operat
 )
 
 
-async def directories_main_categories(
-    client: Requester,
-    *,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.CategoryMainListResponse:
-    """List 3rd level categories.
-
-    Retrieve a list of 3rd level categories.
-    """
-    return await client._request(
-        DIRECTORIES_MAIN_CATEGORIES,
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
-class DirectoriesResource:
+class DirectoriesResource(Resource):
     """Directories: v3 directories, their users and categories.
 
     Every method also takes ``extra_body``, ``extra_query`` and ``extra_headers``
     (keyword-only): merged into the request after validation, for what the spec does
     not know yet; they cannot change the credential headers.
     """
-
-    def __init__(self, client: Requester) -> None:
-        self._client = client
 
     async def list(
         self,
@@ -382,10 +213,17 @@ class DirectoriesResource:
     ) -> models.DirectoryListResponse:
         """List directories.
 
+        POST /v3/directory/list · directories_list · idempotent
+
         Retrieve a list of all directories.
+
+        Assumptions (x-assumption):
+            - The response is not documented. We model `amount_of_directories` and
+              `directory`, a list, after the v3 list answers of api-docs 002 and 003.
+            - No errors are documented for this endpoint.
         """
-        return await directories_list(
-            self._client,
+        return await self._request(
+            DIRECTORIES_LIST,
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -401,6 +239,8 @@ class DirectoriesResource:
     ) -> models.DirectoryInfoResponse:
         """Get directory.
 
+        POST /v3/directory/info · directories_get · idempotent
+
         Retrieve directory information by ID.
 
         Args:
@@ -410,10 +250,16 @@ class DirectoriesResource:
         Documented errors:
             301: Invalid character in parameter: directory
             507: Directory ID not found
+
+        Assumptions (x-assumption):
+            - FACTS.md gives the codes 301 and 507; their texts are those of
+              docs.coupontools.com/api/v3/directory.
+            - The response is not documented. We model `directory` as a one-item list of the
+              directory, as the loyaltyusers/list example (api-docs 002) wraps its card.
         """
-        return await directories_get(
-            self._client,
-            directory=directory,
+        return await self._request(
+            DIRECTORIES_GET,
+            body={"directory": directory},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -430,6 +276,8 @@ class DirectoriesResource:
     ) -> models.DirectoryUserListResponse:
         """List users.
 
+        POST /v3/directoryusers/list · directories_users · idempotent
+
         Retrieve a list of all registered users for a directory. The API response returns the
         registrations in a reverse-chronologically ordered array limited to max. 100
         registrations. Use the "page" parameter in order to retrieve "older" registrations.
@@ -442,11 +290,46 @@ class DirectoriesResource:
         Documented errors:
             301: Invalid character in parameter: directory
             507: Directory ID not found
+
+        Assumptions (x-assumption):
+            - The errors are those of docs.coupontools.com/api/v3/directory (FACTS.md lists
+              none for this endpoint).
+            - The response is not documented. We model `directory`, `amount_of_users` and
+              `users`; the item path `users` of x-pagination is that guess. The user fields
+              follow the directory_registration webhook (api-docs 003) with a reg_... `ID`.
+            - Pages hold 100 registrations (FACTS.md); the first page is 1.
         """
-        return await directories_users(
-            self._client,
-            directory=directory,
-            page=page,
+        return await self._request(
+            DIRECTORIES_USERS,
+            body={"directory": directory, "page": page},
+            extra_body=extra_body,
+            extra_query=extra_query,
+            extra_headers=extra_headers,
+        )
+
+    def iter_users(
+        self,
+        *,
+        directory: str,
+        start_page: int | None = None,
+        max_pages: int | None = None,
+        max_items: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AsyncPager[models.DirectoryUser]:
+        """Every item of every page of :meth:`users`, one page held at a time.
+
+        ``.pages()`` iterates pages instead; ``start_page``, ``max_pages`` and
+        ``max_items`` bound the walk. Pages are asked for as the operation's
+        ``x-pagination`` says (``page``).
+        """
+        return self._pager(
+            DIRECTORIES_USERS,
+            body={"directory": directory},
+            start_page=start_page,
+            max_pages=max_pages,
+            max_items=max_items,
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -464,6 +347,8 @@ class DirectoriesResource:
     ) -> models.DirectoryUserUpdateResponse:
         """Update user payment status.
 
+        POST /v3/directoryusers/update · directories_update_user · idempotent
+
         Update the payment status of a directory user. Allows you to integrate custom payment in
         your directory.
 
@@ -473,12 +358,17 @@ class DirectoriesResource:
             user: ID of the registered user (ex. reg_12345). Passed to custom payment URL as
                 GET parameter.
             payment_status: New payment status of the user.
+
+        Assumptions (x-assumption):
+            - The payment status field is not public. We call it `payment_status` with the
+              values paid and unpaid, required.
+            - The response is not documented; we model `result`, `directory`, `user` and
+              `payment_status`, all optional.
+            - No errors are documented for this endpoint.
         """
-        return await directories_update_user(
-            self._client,
-            directory=directory,
-            user=user,
-            payment_status=payment_status,
+        return await self._request(
+            DIRECTORIES_UPDATE_USER,
+            body={"directory": directory, "user": user, "payment_status": payment_status},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -493,10 +383,17 @@ class DirectoriesResource:
     ) -> models.CategoryListResponse:
         """List categories.
 
+        POST /v3/category/list · directories_categories · idempotent
+
         Retrieve a list of categories.
+
+        Assumptions (x-assumption):
+            - The response is not documented. We model `amount_of_categories` and
+              `category`, a list of categories with a cat_... `ID`, `name` and `parent`.
+            - No errors are documented for this endpoint.
         """
-        return await directories_categories(
-            self._client,
+        return await self._request(
+            DIRECTORIES_CATEGORIES,
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -511,11 +408,31 @@ class DirectoriesResource:
     ) -> models.CategoryMainListResponse:
         """List 3rd level categories.
 
+        POST /v3/category/main/list · directories_main_categories · idempotent
+
         Retrieve a list of 3rd level categories.
+
+        Assumptions (x-assumption):
+            - The response is not documented. We model it like category/list,
+              `amount_of_categories` and `category`.
+            - No errors are documented for this endpoint.
         """
-        return await directories_main_categories(
-            self._client,
+        return await self._request(
+            DIRECTORIES_MAIN_CATEGORIES,
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
         )
+
+
+class DirectoriesResourceWithRawResponse(RawGroup):
+    """The methods of :class:`DirectoriesResource`, each returning a ``RawResponse`` of its result."""
+
+    def __init__(self, resource: DirectoriesResource) -> None:
+        super().__init__(resource)
+        self.list = to_raw_response_wrapper(resource.list)
+        self.get = to_raw_response_wrapper(resource.get)
+        self.users = to_raw_response_wrapper(resource.users)
+        self.update_user = to_raw_response_wrapper(resource.update_user)
+        self.categories = to_raw_response_wrapper(resource.categories)
+        self.main_categories = to_raw_response_wrapper(resource.main_categories)

@@ -9,14 +9,20 @@ import builtins
 from collections.abc import Mapping
 from typing import Any
 
+from coupontools_async._kernel import (
+    Operation,
+    Param,
+    RawGroup,
+    Resource,
+    to_raw_response_wrapper,
+)
+
 from .. import models
-from .._runtime import Operation, Param, Requester
 
 __all__ = [
     "DirectoriesV4Resource",
-    "directories_v4_list",
+    "DirectoriesV4ResourceWithRawResponse",
     "DIRECTORIES_V4_LIST",
-    "directories_v4_get",
     "DIRECTORIES_V4_GET",
 ]
 
@@ -37,26 +43,6 @@ DIRECTORIES_V4_LIST: Operation[builtins.list[models.DirectoryV4]] = Operation(
     ),
 )
 
-
-async def directories_v4_list(
-    client: Requester,
-    *,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> builtins.list[models.DirectoryV4]:
-    """List directories.
-
-    Retrieve a list of all directories.
-    """
-    return await client._request(
-        DIRECTORIES_V4_LIST,
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
 DIRECTORIES_V4_GET: Operation[models.DirectoryV4] = Operation(
     id="directories_v4_get",
     group="directories_v4",
@@ -68,15 +54,7 @@ DIRECTORIES_V4_GET: Operation[models.DirectoryV4] = Operation(
     response_kind="json",
     response_type=models.DirectoryV4,
     params=(
-        Param(
-            name="directory_id",
-            wire="directory_id",
-            location="path",
-            required=True,
-            type="integer",
-            description="Numeric id of the directory.",
-            minimum=1,
-        ),
+        Param("directory_id", "path", True, "integer", "Numeric id of the directory.", minimum=1),
     ),
     assumptions=(
         "Path from docs.coupontools.com/api/v4/directory (FACTS.md, Grade C); the answer is taken to be the directory object itself.",
@@ -85,40 +63,13 @@ DIRECTORIES_V4_GET: Operation[models.DirectoryV4] = Operation(
 )
 
 
-async def directories_v4_get(
-    client: Requester,
-    directory_id: int,
-    *,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.DirectoryV4:
-    """Get directory.
-
-    Retrieve one directory.
-
-    Args:
-        directory_id: Numeric id of the directory.
-    """
-    return await client._request(
-        DIRECTORIES_V4_GET,
-        path={"directory_id": directory_id},
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
-class DirectoriesV4Resource:
+class DirectoriesV4Resource(Resource):
     """Directories v4: v4 directories (REST, plain JSON, numeric ids).
 
     Every method also takes ``extra_body``, ``extra_query`` and ``extra_headers``
     (keyword-only): merged into the request after validation, for what the spec does
     not know yet; they cannot change the credential headers.
     """
-
-    def __init__(self, client: Requester) -> None:
-        self._client = client
 
     async def list(
         self,
@@ -129,10 +80,20 @@ class DirectoriesV4Resource:
     ) -> builtins.list[models.DirectoryV4]:
         """List directories.
 
+        GET /v4/directory · directories_v4_list · idempotent
+
         Retrieve a list of all directories.
+
+        Assumptions (x-assumption):
+            - Path and plain JSON answer from docs.coupontools.com/api/v4/directory
+              (FACTS.md "Evidence from outside the docs", Grade C; Grade A lists directories
+              with it using the X-Client-* headers). The answer is taken to be a JSON array
+              of directories with numeric `id` and `name`; other fields are not documented.
+            - v4 errors are plain JSON with an HTTP 4xx (401 bad credentials); their bodies
+              are not documented.
         """
-        return await directories_v4_list(
-            self._client,
+        return await self._request(
+            DIRECTORIES_V4_LIST,
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -148,15 +109,32 @@ class DirectoriesV4Resource:
     ) -> models.DirectoryV4:
         """Get directory.
 
+        GET /v4/directory/{directory_id} · directories_v4_get · idempotent
+
         Retrieve one directory.
 
         Args:
             directory_id: Numeric id of the directory.
+
+        Assumptions (x-assumption):
+            - Path from docs.coupontools.com/api/v4/directory (FACTS.md, Grade C); the
+              answer is taken to be the directory object itself.
+            - An unknown directory is taken to answer HTTP 404 with a JSON `message` (not
+              documented).
         """
-        return await directories_v4_get(
-            self._client,
-            directory_id,
+        return await self._request(
+            DIRECTORIES_V4_GET,
+            path={"directory_id": directory_id},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
         )
+
+
+class DirectoriesV4ResourceWithRawResponse(RawGroup):
+    """The methods of :class:`DirectoriesV4Resource`, each returning a ``RawResponse`` of its result."""
+
+    def __init__(self, resource: DirectoriesV4Resource) -> None:
+        super().__init__(resource)
+        self.list = to_raw_response_wrapper(resource.list)
+        self.get = to_raw_response_wrapper(resource.get)

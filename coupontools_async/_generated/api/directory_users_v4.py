@@ -10,24 +10,27 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from coupontools_async._kernel import (
+    AsyncPager,
+    Operation,
+    Pagination,
+    Param,
+    RawGroup,
+    Resource,
+    to_raw_response_wrapper,
+)
+
 from .. import models
-from .._runtime import Operation, Pagination, Param, Requester
 
 __all__ = [
     "DirectoryUsersV4Resource",
-    "directory_users_v4_list",
+    "DirectoryUsersV4ResourceWithRawResponse",
     "DIRECTORY_USERS_V4_LIST",
-    "directory_users_v4_create",
     "DIRECTORY_USERS_V4_CREATE",
-    "directory_users_v4_get",
     "DIRECTORY_USERS_V4_GET",
-    "directory_users_v4_update",
     "DIRECTORY_USERS_V4_UPDATE",
-    "directory_users_v4_grant_access",
     "DIRECTORY_USERS_V4_GRANT_ACCESS",
-    "directory_users_v4_revoke_access",
     "DIRECTORY_USERS_V4_REVOKE_ACCESS",
-    "directory_users_v4_sso",
     "DIRECTORY_USERS_V4_SSO",
 ]
 
@@ -43,24 +46,8 @@ DIRECTORY_USERS_V4_LIST: Operation[builtins.list[models.DirectoryV4User]] = Oper
     response_kind="json",
     response_type=builtins.list[models.DirectoryV4User],
     params=(
-        Param(
-            name="directory_id",
-            wire="directory_id",
-            location="path",
-            required=True,
-            type="integer",
-            description="Numeric id of the directory.",
-            minimum=1,
-        ),
-        Param(
-            name="page",
-            wire="page",
-            location="body",
-            required=False,
-            type="integer",
-            description="Page to return (first page 1).",
-            minimum=1,
-        ),
+        Param("directory_id", "path", True, "integer", "Numeric id of the directory.", minimum=1),
+        Param("page", "body", False, "integer", "Page to return (first page 1).", minimum=1),
     ),
     pagination=Pagination(style="page", page_param="page", page_size=100, items="", first_page=1),
     assumptions=(
@@ -69,36 +56,6 @@ DIRECTORY_USERS_V4_LIST: Operation[builtins.list[models.DirectoryV4User]] = Oper
         "An unknown directory is taken to answer HTTP 404 with a JSON `message` (not documented).",
     ),
 )
-
-
-async def directory_users_v4_list(
-    client: Requester,
-    directory_id: int,
-    *,
-    page: int | None = None,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> builtins.list[models.DirectoryV4User]:
-    """List directory users.
-
-    Retrieve one page of the users of a directory.
-
-    Args:
-        directory_id: Numeric id of the directory.
-        page: Page to return (first page 1).
-    """
-    return await client._request(
-        DIRECTORY_USERS_V4_LIST,
-        path={"directory_id": directory_id},
-        body={
-            "page": page,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
 
 DIRECTORY_USERS_V4_CREATE: Operation[models.DirectoryV4User] = Operation(
     id="directory_users_v4_create",
@@ -111,182 +68,27 @@ DIRECTORY_USERS_V4_CREATE: Operation[models.DirectoryV4User] = Operation(
     response_kind="json",
     response_type=models.DirectoryV4User,
     params=(
+        Param("directory_id", "path", True, "integer", "Numeric id of the directory.", minimum=1),
+        Param("email", "body", True, "string", "Email address of the user.", format="email"),
+        Param("password", "body", False, "string", "Password. Generated when not given."),
+        Param("first_name", "body", False, "string", "First name."),
+        Param("last_name", "body", False, "string", "Last name."),
+        Param("phone", "body", False, "string", "Phone number."),
         Param(
-            name="directory_id",
-            wire="directory_id",
-            location="path",
-            required=True,
-            type="integer",
-            description="Numeric id of the directory.",
-            minimum=1,
+            "birth_date", "body", False, "string", "Birth date (format yyyy-MM-dd).", format="date"
         ),
-        Param(
-            name="email",
-            wire="email",
-            location="body",
-            required=True,
-            type="string",
-            description="Email address of the user.",
-            format="email",
-        ),
-        Param(
-            name="password",
-            wire="password",
-            location="body",
-            required=False,
-            type="string",
-            description="Password. Generated when not given.",
-        ),
-        Param(
-            name="first_name",
-            wire="first_name",
-            location="body",
-            required=False,
-            type="string",
-            description="First name.",
-        ),
-        Param(
-            name="last_name",
-            wire="last_name",
-            location="body",
-            required=False,
-            type="string",
-            description="Last name.",
-        ),
-        Param(
-            name="phone",
-            wire="phone",
-            location="body",
-            required=False,
-            type="string",
-            description="Phone number.",
-        ),
-        Param(
-            name="birth_date",
-            wire="birth_date",
-            location="body",
-            required=False,
-            type="string",
-            description="Birth date (format yyyy-MM-dd).",
-            format="date",
-        ),
-        Param(
-            name="address",
-            wire="address",
-            location="body",
-            required=False,
-            type="string",
-            description="Address.",
-        ),
-        Param(
-            name="zip",
-            wire="zip",
-            location="body",
-            required=False,
-            type="string",
-            description="Postal code.",
-        ),
-        Param(
-            name="city",
-            wire="city",
-            location="body",
-            required=False,
-            type="string",
-            description="City.",
-        ),
-        Param(
-            name="custom_1",
-            wire="custom_1",
-            location="body",
-            required=False,
-            type="string",
-            description="Custom field 1.",
-        ),
-        Param(
-            name="custom_2",
-            wire="custom_2",
-            location="body",
-            required=False,
-            type="string",
-            description="Custom field 2.",
-        ),
-        Param(
-            name="custom_3",
-            wire="custom_3",
-            location="body",
-            required=False,
-            type="string",
-            description="Custom field 3.",
-        ),
+        Param("address", "body", False, "string", "Address."),
+        Param("zip", "body", False, "string", "Postal code."),
+        Param("city", "body", False, "string", "City."),
+        Param("custom_1", "body", False, "string", "Custom field 1."),
+        Param("custom_2", "body", False, "string", "Custom field 2."),
+        Param("custom_3", "body", False, "string", "Custom field 3."),
     ),
     assumptions=(
         "Path and fields from docs.coupontools.com/api/v4/directory (FACTS.md, Grade C); a password is generated when none is given. The answer is taken to be the new user.",
         "An email already registered in the directory, or a bad value, is taken to answer HTTP 422 with a JSON `message` and `errors` (not documented); an unknown directory HTTP 404.",
     ),
 )
-
-
-async def directory_users_v4_create(
-    client: Requester,
-    directory_id: int,
-    *,
-    email: str,
-    password: str | None = None,
-    first_name: str | None = None,
-    last_name: str | None = None,
-    phone: str | None = None,
-    birth_date: date | str | None = None,
-    address: str | None = None,
-    zip: str | None = None,
-    city: str | None = None,
-    custom_1: str | None = None,
-    custom_2: str | None = None,
-    custom_3: str | None = None,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.DirectoryV4User:
-    """Create directory user.
-
-    Register a user in a directory.
-
-    Args:
-        directory_id: Numeric id of the directory.
-        email: Email address of the user.
-        password: Password. Generated when not given.
-        first_name: First name.
-        last_name: Last name.
-        phone: Phone number.
-        birth_date: Birth date (format yyyy-MM-dd).
-        address: Address.
-        zip: Postal code.
-        city: City.
-        custom_1: Custom field 1.
-        custom_2: Custom field 2.
-        custom_3: Custom field 3.
-    """
-    return await client._request(
-        DIRECTORY_USERS_V4_CREATE,
-        path={"directory_id": directory_id},
-        body={
-            "email": email,
-            "password": password,
-            "first_name": first_name,
-            "last_name": last_name,
-            "phone": phone,
-            "birth_date": birth_date,
-            "address": address,
-            "zip": zip,
-            "city": city,
-            "custom_1": custom_1,
-            "custom_2": custom_2,
-            "custom_3": custom_3,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
 
 DIRECTORY_USERS_V4_GET: Operation[models.DirectoryV4User] = Operation(
     id="directory_users_v4_get",
@@ -299,57 +101,14 @@ DIRECTORY_USERS_V4_GET: Operation[models.DirectoryV4User] = Operation(
     response_kind="json",
     response_type=models.DirectoryV4User,
     params=(
-        Param(
-            name="directory_id",
-            wire="directory_id",
-            location="path",
-            required=True,
-            type="integer",
-            description="Numeric id of the directory.",
-            minimum=1,
-        ),
-        Param(
-            name="user_id",
-            wire="user_id",
-            location="path",
-            required=True,
-            type="integer",
-            description="Numeric id of the user.",
-            minimum=1,
-        ),
+        Param("directory_id", "path", True, "integer", "Numeric id of the directory.", minimum=1),
+        Param("user_id", "path", True, "integer", "Numeric id of the user.", minimum=1),
     ),
     assumptions=(
         "Path from docs.coupontools.com/api/v4/directory (FACTS.md, Grade C); the answer is taken to be the user object.",
         "An unknown directory or user is taken to answer HTTP 404 with a JSON `message` (not documented).",
     ),
 )
-
-
-async def directory_users_v4_get(
-    client: Requester,
-    directory_id: int,
-    user_id: int,
-    *,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.DirectoryV4User:
-    """Get directory user.
-
-    Retrieve one user of a directory.
-
-    Args:
-        directory_id: Numeric id of the directory.
-        user_id: Numeric id of the user.
-    """
-    return await client._request(
-        DIRECTORY_USERS_V4_GET,
-        path={"directory_id": directory_id, "user_id": user_id},
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
 
 DIRECTORY_USERS_V4_UPDATE: Operation[models.DirectoryV4User] = Operation(
     id="directory_users_v4_update",
@@ -362,31 +121,10 @@ DIRECTORY_USERS_V4_UPDATE: Operation[models.DirectoryV4User] = Operation(
     response_kind="json",
     response_type=models.DirectoryV4User,
     params=(
+        Param("directory_id", "path", True, "integer", "Numeric id of the directory.", minimum=1),
+        Param("user_id", "path", True, "integer", "Numeric id of the user.", minimum=1),
         Param(
-            name="directory_id",
-            wire="directory_id",
-            location="path",
-            required=True,
-            type="integer",
-            description="Numeric id of the directory.",
-            minimum=1,
-        ),
-        Param(
-            name="user_id",
-            wire="user_id",
-            location="path",
-            required=True,
-            type="integer",
-            description="Numeric id of the user.",
-            minimum=1,
-        ),
-        Param(
-            name="block",
-            wire="block",
-            location="body",
-            required=True,
-            type="boolean",
-            description="True blocks the user's access, False unblocks it.",
+            "block", "body", True, "boolean", "True blocks the user's access, False unblocks it."
         ),
     ),
     assumptions=(
@@ -395,39 +133,6 @@ DIRECTORY_USERS_V4_UPDATE: Operation[models.DirectoryV4User] = Operation(
         "An unknown directory or user is taken to answer HTTP 404 with a JSON `message` (not documented).",
     ),
 )
-
-
-async def directory_users_v4_update(
-    client: Requester,
-    directory_id: int,
-    user_id: int,
-    *,
-    block: bool,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.DirectoryV4User:
-    """Update directory user.
-
-    Update a user of a directory; for now only `block`, which blocks or unblocks the user's
-    access.
-
-    Args:
-        directory_id: Numeric id of the directory.
-        user_id: Numeric id of the user.
-        block: True blocks the user's access, False unblocks it.
-    """
-    return await client._request(
-        DIRECTORY_USERS_V4_UPDATE,
-        path={"directory_id": directory_id, "user_id": user_id},
-        body={
-            "block": block,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
 
 DIRECTORY_USERS_V4_GRANT_ACCESS: Operation[models.DirectoryV4User] = Operation(
     id="directory_users_v4_grant_access",
@@ -440,31 +145,14 @@ DIRECTORY_USERS_V4_GRANT_ACCESS: Operation[models.DirectoryV4User] = Operation(
     response_kind="json",
     response_type=models.DirectoryV4User,
     params=(
+        Param("directory_id", "path", True, "integer", "Numeric id of the directory.", minimum=1),
+        Param("user_id", "path", True, "integer", "Numeric id of the user.", minimum=1),
         Param(
-            name="directory_id",
-            wire="directory_id",
-            location="path",
-            required=True,
-            type="integer",
-            description="Numeric id of the directory.",
-            minimum=1,
-        ),
-        Param(
-            name="user_id",
-            wire="user_id",
-            location="path",
-            required=True,
-            type="integer",
-            description="Numeric id of the user.",
-            minimum=1,
-        ),
-        Param(
-            name="expires_at",
-            wire="expires_at",
-            location="body",
-            required=False,
-            type="string",
-            description="When the paid access ends, in UTC (format yyyy-MM-dd HH:mm:ss). Without it, the access does not expire.",
+            "expires_at",
+            "body",
+            False,
+            "string",
+            "When the paid access ends, in UTC (format yyyy-MM-dd HH:mm:ss). Without it, the access does not expire.",
             format="ct-datetime",
         ),
     ),
@@ -474,39 +162,6 @@ DIRECTORY_USERS_V4_GRANT_ACCESS: Operation[models.DirectoryV4User] = Operation(
         "An unknown directory or user is taken to answer HTTP 404 with a JSON `message` (not documented).",
     ),
 )
-
-
-async def directory_users_v4_grant_access(
-    client: Requester,
-    directory_id: int,
-    user_id: int,
-    *,
-    expires_at: datetime | str | None = None,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.DirectoryV4User:
-    """Give paid access.
-
-    Give a user access to all paid content of the directory, optionally until a moment.
-
-    Args:
-        directory_id: Numeric id of the directory.
-        user_id: Numeric id of the user.
-        expires_at: When the paid access ends, in UTC (format yyyy-MM-dd HH:mm:ss).
-            Without it, the access does not expire.
-    """
-    return await client._request(
-        DIRECTORY_USERS_V4_GRANT_ACCESS,
-        path={"directory_id": directory_id, "user_id": user_id},
-        body={
-            "expires_at": expires_at,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
 
 DIRECTORY_USERS_V4_REVOKE_ACCESS: Operation[None] = Operation(
     id="directory_users_v4_revoke_access",
@@ -519,57 +174,14 @@ DIRECTORY_USERS_V4_REVOKE_ACCESS: Operation[None] = Operation(
     response_kind="empty",
     response_type=None,
     params=(
-        Param(
-            name="directory_id",
-            wire="directory_id",
-            location="path",
-            required=True,
-            type="integer",
-            description="Numeric id of the directory.",
-            minimum=1,
-        ),
-        Param(
-            name="user_id",
-            wire="user_id",
-            location="path",
-            required=True,
-            type="integer",
-            description="Numeric id of the user.",
-            minimum=1,
-        ),
+        Param("directory_id", "path", True, "integer", "Numeric id of the directory.", minimum=1),
+        Param("user_id", "path", True, "integer", "Numeric id of the user.", minimum=1),
     ),
     assumptions=(
         "Path from docs.coupontools.com/api/v4/directory (FACTS.md, Grade C). The answer is not documented; nothing useful is taken to come back.",
         "An unknown directory or user is taken to answer HTTP 404 with a JSON `message` (not documented).",
     ),
 )
-
-
-async def directory_users_v4_revoke_access(
-    client: Requester,
-    directory_id: int,
-    user_id: int,
-    *,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> None:
-    """Revoke paid access.
-
-    Take a user's access to the paid content of the directory away.
-
-    Args:
-        directory_id: Numeric id of the directory.
-        user_id: Numeric id of the user.
-    """
-    return await client._request(
-        DIRECTORY_USERS_V4_REVOKE_ACCESS,
-        path={"directory_id": directory_id, "user_id": user_id},
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
 
 DIRECTORY_USERS_V4_SSO: Operation[models.DirectoryV4UserSso] = Operation(
     id="directory_users_v4_sso",
@@ -582,24 +194,8 @@ DIRECTORY_USERS_V4_SSO: Operation[models.DirectoryV4UserSso] = Operation(
     response_kind="json",
     response_type=models.DirectoryV4UserSso,
     params=(
-        Param(
-            name="directory_id",
-            wire="directory_id",
-            location="path",
-            required=True,
-            type="integer",
-            description="Numeric id of the directory.",
-            minimum=1,
-        ),
-        Param(
-            name="user_id",
-            wire="user_id",
-            location="path",
-            required=True,
-            type="integer",
-            description="Numeric id of the user.",
-            minimum=1,
-        ),
+        Param("directory_id", "path", True, "integer", "Numeric id of the directory.", minimum=1),
+        Param("user_id", "path", True, "integer", "Numeric id of the user.", minimum=1),
     ),
     assumptions=(
         "Path from docs.coupontools.com/api/v4/directory (FACTS.md, Grade C). The answer is taken to be `{token, url}`; not documented.",
@@ -609,42 +205,13 @@ DIRECTORY_USERS_V4_SSO: Operation[models.DirectoryV4UserSso] = Operation(
 )
 
 
-async def directory_users_v4_sso(
-    client: Requester,
-    directory_id: int,
-    user_id: int,
-    *,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.DirectoryV4UserSso:
-    """Single sign on for a directory user.
-
-    Generates a one-time sign on token for a user of a directory.
-
-    Args:
-        directory_id: Numeric id of the directory.
-        user_id: Numeric id of the user.
-    """
-    return await client._request(
-        DIRECTORY_USERS_V4_SSO,
-        path={"directory_id": directory_id, "user_id": user_id},
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
-class DirectoryUsersV4Resource:
+class DirectoryUsersV4Resource(Resource):
     """Directory users v4: v4 directory users (REST, plain JSON, numeric ids) and their paid access.
 
     Every method also takes ``extra_body``, ``extra_query`` and ``extra_headers``
     (keyword-only): merged into the request after validation, for what the spec does
     not know yet; they cannot change the credential headers.
     """
-
-    def __init__(self, client: Requester) -> None:
-        self._client = client
 
     async def list(
         self,
@@ -657,16 +224,58 @@ class DirectoryUsersV4Resource:
     ) -> builtins.list[models.DirectoryV4User]:
         """List directory users.
 
+        GET /v4/directory/{directory_id}/users · directory_users_v4_list · idempotent
+
         Retrieve one page of the users of a directory.
 
         Args:
             directory_id: Numeric id of the directory.
             page: Page to return (first page 1).
+
+        Assumptions (x-assumption):
+            - Path from docs.coupontools.com/api/v4/directory (FACTS.md, Grade C; Grade A
+              lists users with it). The answer is taken to be a JSON array of users with
+              numeric `id` and `created_at`.
+            - The paging parameters are not documented. We send `page` (first page 1) in a
+              JSON body, as the v4 wallet users list takes its paging, and assume 100 users
+              a page; the iterator never trusts that size and stops on an empty page or one
+              shorter than the largest seen.
+            - An unknown directory is taken to answer HTTP 404 with a JSON `message` (not
+              documented).
         """
-        return await directory_users_v4_list(
-            self._client,
-            directory_id,
-            page=page,
+        return await self._request(
+            DIRECTORY_USERS_V4_LIST,
+            path={"directory_id": directory_id},
+            body={"page": page},
+            extra_body=extra_body,
+            extra_query=extra_query,
+            extra_headers=extra_headers,
+        )
+
+    def iter(
+        self,
+        directory_id: int,
+        *,
+        start_page: int | None = None,
+        max_pages: int | None = None,
+        max_items: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AsyncPager[models.DirectoryV4User]:
+        """Every item of every page of :meth:`list`, one page held at a time.
+
+        ``.pages()`` iterates pages instead; ``start_page``, ``max_pages`` and
+        ``max_items`` bound the walk. Pages are asked for as the operation's
+        ``x-pagination`` says (``page``).
+        """
+        return self._pager(
+            DIRECTORY_USERS_V4_LIST,
+            path={"directory_id": directory_id},
+            body={},
+            start_page=start_page,
+            max_pages=max_pages,
+            max_items=max_items,
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -694,6 +303,8 @@ class DirectoryUsersV4Resource:
     ) -> models.DirectoryV4User:
         """Create directory user.
 
+        POST /v4/directory/{directory_id}/users · directory_users_v4_create · not idempotent
+
         Register a user in a directory.
 
         Args:
@@ -710,22 +321,32 @@ class DirectoryUsersV4Resource:
             custom_1: Custom field 1.
             custom_2: Custom field 2.
             custom_3: Custom field 3.
+
+        Assumptions (x-assumption):
+            - Path and fields from docs.coupontools.com/api/v4/directory (FACTS.md, Grade
+              C); a password is generated when none is given. The answer is taken to be the
+              new user.
+            - An email already registered in the directory, or a bad value, is taken to
+              answer HTTP 422 with a JSON `message` and `errors` (not documented); an
+              unknown directory HTTP 404.
         """
-        return await directory_users_v4_create(
-            self._client,
-            directory_id,
-            email=email,
-            password=password,
-            first_name=first_name,
-            last_name=last_name,
-            phone=phone,
-            birth_date=birth_date,
-            address=address,
-            zip=zip,
-            city=city,
-            custom_1=custom_1,
-            custom_2=custom_2,
-            custom_3=custom_3,
+        return await self._request(
+            DIRECTORY_USERS_V4_CREATE,
+            path={"directory_id": directory_id},
+            body={
+                "email": email,
+                "password": password,
+                "first_name": first_name,
+                "last_name": last_name,
+                "phone": phone,
+                "birth_date": birth_date,
+                "address": address,
+                "zip": zip,
+                "city": city,
+                "custom_1": custom_1,
+                "custom_2": custom_2,
+                "custom_3": custom_3,
+            },
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -742,16 +363,23 @@ class DirectoryUsersV4Resource:
     ) -> models.DirectoryV4User:
         """Get directory user.
 
+        GET /v4/directory/{directory_id}/users/{user_id} · directory_users_v4_get · idempotent
+
         Retrieve one user of a directory.
 
         Args:
             directory_id: Numeric id of the directory.
             user_id: Numeric id of the user.
+
+        Assumptions (x-assumption):
+            - Path from docs.coupontools.com/api/v4/directory (FACTS.md, Grade C); the
+              answer is taken to be the user object.
+            - An unknown directory or user is taken to answer HTTP 404 with a JSON `message`
+              (not documented).
         """
-        return await directory_users_v4_get(
-            self._client,
-            directory_id,
-            user_id,
+        return await self._request(
+            DIRECTORY_USERS_V4_GET,
+            path={"directory_id": directory_id, "user_id": user_id},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -769,6 +397,8 @@ class DirectoryUsersV4Resource:
     ) -> models.DirectoryV4User:
         """Update directory user.
 
+        POST /v4/directory/{directory_id}/users/{user_id} · directory_users_v4_update · idempotent
+
         Update a user of a directory; for now only `block`, which blocks or unblocks the user's
         access.
 
@@ -776,12 +406,20 @@ class DirectoryUsersV4Resource:
             directory_id: Numeric id of the directory.
             user_id: Numeric id of the user.
             block: True blocks the user's access, False unblocks it.
+
+        Assumptions (x-assumption):
+            - Path and `block` from docs.coupontools.com/api/v4/directory (FACTS.md, Grade
+              C). `block` is required since it is the only field the endpoint takes. The
+              answer is taken to be the updated user.
+            - Idempotent, since blocking a blocked user (or unblocking an unblocked one)
+              changes nothing.
+            - An unknown directory or user is taken to answer HTTP 404 with a JSON `message`
+              (not documented).
         """
-        return await directory_users_v4_update(
-            self._client,
-            directory_id,
-            user_id,
-            block=block,
+        return await self._request(
+            DIRECTORY_USERS_V4_UPDATE,
+            path={"directory_id": directory_id, "user_id": user_id},
+            body={"block": block},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -799,6 +437,8 @@ class DirectoryUsersV4Resource:
     ) -> models.DirectoryV4User:
         """Give paid access.
 
+        POST /v4/directory/{directory_id}/users/{user_id}/access · directory_users_v4_grant_access · idempotent
+
         Give a user access to all paid content of the directory, optionally until a moment.
 
         Args:
@@ -806,12 +446,20 @@ class DirectoryUsersV4Resource:
             user_id: Numeric id of the user.
             expires_at: When the paid access ends, in UTC (format yyyy-MM-dd HH:mm:ss).
                 Without it, the access does not expire.
+
+        Assumptions (x-assumption):
+            - Path and `expires_at` (UTC, yyyy-MM-dd HH:mm:ss) from
+              docs.coupontools.com/api/v4/directory (FACTS.md, Grade C). The client sends a
+              datetime's wall-clock time, so give it in UTC. The answer is taken to be the
+              user with its access.
+            - Idempotent, since granting the same access twice leaves the same access.
+            - An unknown directory or user is taken to answer HTTP 404 with a JSON `message`
+              (not documented).
         """
-        return await directory_users_v4_grant_access(
-            self._client,
-            directory_id,
-            user_id,
-            expires_at=expires_at,
+        return await self._request(
+            DIRECTORY_USERS_V4_GRANT_ACCESS,
+            path={"directory_id": directory_id, "user_id": user_id},
+            body={"expires_at": expires_at},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -828,16 +476,23 @@ class DirectoryUsersV4Resource:
     ) -> None:
         """Revoke paid access.
 
+        DELETE /v4/directory/{directory_id}/users/{user_id}/access · directory_users_v4_revoke_access · idempotent
+
         Take a user's access to the paid content of the directory away.
 
         Args:
             directory_id: Numeric id of the directory.
             user_id: Numeric id of the user.
+
+        Assumptions (x-assumption):
+            - Path from docs.coupontools.com/api/v4/directory (FACTS.md, Grade C). The
+              answer is not documented; nothing useful is taken to come back.
+            - An unknown directory or user is taken to answer HTTP 404 with a JSON `message`
+              (not documented).
         """
-        return await directory_users_v4_revoke_access(
-            self._client,
-            directory_id,
-            user_id,
+        return await self._request(
+            DIRECTORY_USERS_V4_REVOKE_ACCESS,
+            path={"directory_id": directory_id, "user_id": user_id},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -854,17 +509,39 @@ class DirectoryUsersV4Resource:
     ) -> models.DirectoryV4UserSso:
         """Single sign on for a directory user.
 
+        POST /v4/directory/{directory_id}/users/{user_id}/sso · directory_users_v4_sso · not idempotent
+
         Generates a one-time sign on token for a user of a directory.
 
         Args:
             directory_id: Numeric id of the directory.
             user_id: Numeric id of the user.
+
+        Assumptions (x-assumption):
+            - Path from docs.coupontools.com/api/v4/directory (FACTS.md, Grade C). The
+              answer is taken to be `{token, url}`; not documented.
+            - Not idempotent, since each call makes a new token.
+            - An unknown directory or user is taken to answer HTTP 404 with a JSON
+              `message`; a blocked user HTTP 403 (not documented).
         """
-        return await directory_users_v4_sso(
-            self._client,
-            directory_id,
-            user_id,
+        return await self._request(
+            DIRECTORY_USERS_V4_SSO,
+            path={"directory_id": directory_id, "user_id": user_id},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
         )
+
+
+class DirectoryUsersV4ResourceWithRawResponse(RawGroup):
+    """The methods of :class:`DirectoryUsersV4Resource`, each returning a ``RawResponse`` of its result."""
+
+    def __init__(self, resource: DirectoryUsersV4Resource) -> None:
+        super().__init__(resource)
+        self.list = to_raw_response_wrapper(resource.list)
+        self.create = to_raw_response_wrapper(resource.create)
+        self.get = to_raw_response_wrapper(resource.get)
+        self.update = to_raw_response_wrapper(resource.update)
+        self.grant_access = to_raw_response_wrapper(resource.grant_access)
+        self.revoke_access = to_raw_response_wrapper(resource.revoke_access)
+        self.sso = to_raw_response_wrapper(resource.sso)

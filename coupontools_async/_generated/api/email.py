@@ -9,18 +9,22 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from coupontools_async._kernel import (
+    Operation,
+    Param,
+    RawGroup,
+    Resource,
+    to_raw_response_wrapper,
+)
+
 from .. import models
-from .._runtime import Operation, Param, Requester
 
 __all__ = [
     "EmailResource",
-    "email_list_groups",
+    "EmailResourceWithRawResponse",
     "EMAIL_LIST_GROUPS",
-    "email_list_contacts",
     "EMAIL_LIST_CONTACTS",
-    "email_create_group",
     "EMAIL_CREATE_GROUP",
-    "email_add_contact",
     "EMAIL_ADD_CONTACT",
 ]
 
@@ -41,29 +45,6 @@ EMAIL_LIST_GROUPS: Operation[models.EmailGroupListResponse] = Operation(
     ),
 )
 
-
-async def email_list_groups(
-    client: Requester,
-    *,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.EmailGroupListResponse:
-    """List groups.
-
-    Retrieve a list of all email groups.
-
-    Documented errors:
-        103: Your account is not connected with the Coupontools Email services
-    """
-    return await client._request(
-        EMAIL_LIST_GROUPS,
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
 EMAIL_LIST_CONTACTS: Operation[models.EmailContactListResponse] = Operation(
     id="email_list_contacts",
     group="email",
@@ -76,12 +57,11 @@ EMAIL_LIST_CONTACTS: Operation[models.EmailContactListResponse] = Operation(
     response_type=models.EmailContactListResponse,
     params=(
         Param(
-            name="emailgroup",
-            wire="emailgroup",
-            location="body",
-            required=True,
-            type="string",
-            description="Email group ID (gro_XXXXXX). Can be found in the 'List groups' API response.",
+            "emailgroup",
+            "body",
+            True,
+            "string",
+            "Email group ID (gro_XXXXXX). Can be found in the 'List groups' API response.",
             pattern="^gro_[A-Za-z0-9]+$",
         ),
     ),
@@ -96,40 +76,6 @@ EMAIL_LIST_CONTACTS: Operation[models.EmailContactListResponse] = Operation(
     ),
 )
 
-
-async def email_list_contacts(
-    client: Requester,
-    *,
-    emailgroup: str,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.EmailContactListResponse:
-    """List contacts.
-
-    Retrieve a list of all contacts from an email group.
-
-    Args:
-        emailgroup: Email group ID (gro_XXXXXX). Can be found in the 'List groups' API
-            response.
-
-    Documented errors:
-        103: Your account is not connected with the Coupontools Email services
-        200: Missing parameter: emailgroup
-        301: Invalid character in parameter: emailgroup
-        514: Group ID not found
-    """
-    return await client._request(
-        EMAIL_LIST_CONTACTS,
-        body={
-            "emailgroup": emailgroup,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
 EMAIL_CREATE_GROUP: Operation[models.EmailGroupCreateResponse] = Operation(
     id="email_create_group",
     group="email",
@@ -140,51 +86,12 @@ EMAIL_CREATE_GROUP: Operation[models.EmailGroupCreateResponse] = Operation(
     summary="Create group",
     response_kind="json",
     response_type=models.EmailGroupCreateResponse,
-    params=(
-        Param(
-            name="group_name",
-            wire="group_name",
-            location="body",
-            required=True,
-            type="string",
-            description="Name of the group.",
-        ),
-    ),
+    params=(Param("group_name", "body", True, "string", "Name of the group."),),
     error_codes=((103, "Your account is not connected with the Coupontools Email services"),),
     assumptions=(
         'FACTS.md gives 104 as "no email integration", but api-docs 003 lists 103 with an Email text for every emailtool endpoint; we list what api-docs 003 says.',
     ),
 )
-
-
-async def email_create_group(
-    client: Requester,
-    *,
-    group_name: str,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.EmailGroupCreateResponse:
-    """Create group.
-
-    Create an email group.
-
-    Args:
-        group_name: Name of the group.
-
-    Documented errors:
-        103: Your account is not connected with the Coupontools Email services
-    """
-    return await client._request(
-        EMAIL_CREATE_GROUP,
-        body={
-            "group_name": group_name,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
 
 EMAIL_ADD_CONTACT: Operation[models.EmailContactAddResponse] = Operation(
     id="email_add_contact",
@@ -198,128 +105,27 @@ EMAIL_ADD_CONTACT: Operation[models.EmailContactAddResponse] = Operation(
     response_type=models.EmailContactAddResponse,
     params=(
         Param(
-            name="emailgroup",
-            wire="emailgroup",
-            location="body",
-            required=True,
-            type="string",
-            description="Email group ID (gro_XXXXXX). Can be found in the 'List groups' API response.",
+            "emailgroup",
+            "body",
+            True,
+            "string",
+            "Email group ID (gro_XXXXXX). Can be found in the 'List groups' API response.",
             pattern="^gro_[A-Za-z0-9]+$",
         ),
-        Param(
-            name="email",
-            wire="email",
-            location="body",
-            required=True,
-            type="string",
-            description="Valid email address.",
-            format="email",
-        ),
-        Param(
-            name="first_name",
-            wire="first_name",
-            location="body",
-            required=False,
-            type="string",
-            description="First name.",
-        ),
-        Param(
-            name="last_name",
-            wire="last_name",
-            location="body",
-            required=False,
-            type="string",
-            description="Last name.",
-        ),
-        Param(
-            name="birthday",
-            wire="birthday",
-            location="body",
-            required=False,
-            type="string",
-            description="Birthday (format yyyy-MM-dd).",
-            format="date",
-        ),
-        Param(
-            name="custom1",
-            wire="custom1",
-            location="body",
-            required=False,
-            type="string",
-            description="Add data to custom field 1.",
-        ),
-        Param(
-            name="custom2",
-            wire="custom2",
-            location="body",
-            required=False,
-            type="string",
-            description="Add data to custom field 2.",
-        ),
-        Param(
-            name="custom3",
-            wire="custom3",
-            location="body",
-            required=False,
-            type="string",
-            description="Add data to custom field 3.",
-        ),
-        Param(
-            name="custom4",
-            wire="custom4",
-            location="body",
-            required=False,
-            type="string",
-            description="Add data to custom field 4.",
-        ),
-        Param(
-            name="custom5",
-            wire="custom5",
-            location="body",
-            required=False,
-            type="string",
-            description="Add data to custom field 5.",
-        ),
-        Param(
-            name="custom6",
-            wire="custom6",
-            location="body",
-            required=False,
-            type="string",
-            description="Add data to custom field 6.",
-        ),
-        Param(
-            name="custom7",
-            wire="custom7",
-            location="body",
-            required=False,
-            type="string",
-            description="Add data to custom field 7.",
-        ),
-        Param(
-            name="custom8",
-            wire="custom8",
-            location="body",
-            required=False,
-            type="string",
-            description="Add data to custom field 8.",
-        ),
-        Param(
-            name="custom9",
-            wire="custom9",
-            location="body",
-            required=False,
-            type="string",
-            description="Add data to custom field 9.",
-        ),
-        Param(
-            name="custom10",
-            wire="custom10",
-            location="body",
-            required=False,
-            type="string",
-            description="Add data to custom field 10.",
-        ),
+        Param("email", "body", True, "string", "Valid email address.", format="email"),
+        Param("first_name", "body", False, "string", "First name."),
+        Param("last_name", "body", False, "string", "Last name."),
+        Param("birthday", "body", False, "string", "Birthday (format yyyy-MM-dd).", format="date"),
+        Param("custom1", "body", False, "string", "Add data to custom field 1."),
+        Param("custom2", "body", False, "string", "Add data to custom field 2."),
+        Param("custom3", "body", False, "string", "Add data to custom field 3."),
+        Param("custom4", "body", False, "string", "Add data to custom field 4."),
+        Param("custom5", "body", False, "string", "Add data to custom field 5."),
+        Param("custom6", "body", False, "string", "Add data to custom field 6."),
+        Param("custom7", "body", False, "string", "Add data to custom field 7."),
+        Param("custom8", "body", False, "string", "Add data to custom field 8."),
+        Param("custom9", "body", False, "string", "Add data to custom field 9."),
+        Param("custom10", "body", False, "string", "Add data to custom field 10."),
     ),
     error_codes=(
         (103, "Your account is not connected with the Coupontools Email services"),
@@ -335,93 +141,13 @@ EMAIL_ADD_CONTACT: Operation[models.EmailContactAddResponse] = Operation(
 )
 
 
-async def email_add_contact(
-    client: Requester,
-    *,
-    emailgroup: str,
-    email: str,
-    first_name: str | None = None,
-    last_name: str | None = None,
-    birthday: date | str | None = None,
-    custom1: str | None = None,
-    custom2: str | None = None,
-    custom3: str | None = None,
-    custom4: str | None = None,
-    custom5: str | None = None,
-    custom6: str | None = None,
-    custom7: str | None = None,
-    custom8: str | None = None,
-    custom9: str | None = None,
-    custom10: str | None = None,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.EmailContactAddResponse:
-    """Add contact.
-
-    Add a contact to an email group.
-
-    Args:
-        emailgroup: Email group ID (gro_XXXXXX). Can be found in the 'List groups' API
-            response.
-        email: Valid email address.
-        first_name: First name.
-        last_name: Last name.
-        birthday: Birthday (format yyyy-MM-dd).
-        custom1: Add data to custom field 1.
-        custom2: Add data to custom field 2.
-        custom3: Add data to custom field 3.
-        custom4: Add data to custom field 4.
-        custom5: Add data to custom field 5.
-        custom6: Add data to custom field 6.
-        custom7: Add data to custom field 7.
-        custom8: Add data to custom field 8.
-        custom9: Add data to custom field 9.
-        custom10: Add data to custom field 10.
-
-    Documented errors:
-        103: Your account is not connected with the Coupontools Email services
-        200: Missing parameter: email
-        200: Missing parameter: emailgroup
-        301: Invalid character in parameter: emailgroup
-        303: incorrect format in birthday field, must be yyyy-MM-dd
-        514: Group ID not found
-    """
-    return await client._request(
-        EMAIL_ADD_CONTACT,
-        body={
-            "emailgroup": emailgroup,
-            "email": email,
-            "first_name": first_name,
-            "last_name": last_name,
-            "birthday": birthday,
-            "custom1": custom1,
-            "custom2": custom2,
-            "custom3": custom3,
-            "custom4": custom4,
-            "custom5": custom5,
-            "custom6": custom6,
-            "custom7": custom7,
-            "custom8": custom8,
-            "custom9": custom9,
-            "custom10": custom10,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
-class EmailResource:
+class EmailResource(Resource):
     """Email: v3 email tool groups and contacts.
 
     Every method also takes ``extra_body``, ``extra_query`` and ``extra_headers``
     (keyword-only): merged into the request after validation, for what the spec does
     not know yet; they cannot change the credential headers.
     """
-
-    def __init__(self, client: Requester) -> None:
-        self._client = client
 
     async def list_groups(
         self,
@@ -432,13 +158,19 @@ class EmailResource:
     ) -> models.EmailGroupListResponse:
         """List groups.
 
+        POST /v3/emailtool/grouplist · email_list_groups · idempotent
+
         Retrieve a list of all email groups.
 
         Documented errors:
             103: Your account is not connected with the Coupontools Email services
+
+        Assumptions (x-assumption):
+            - FACTS.md gives 104 as "no email integration", but api-docs 003 lists 103 with
+              an Email text for every emailtool endpoint; we list what api-docs 003 says.
         """
-        return await email_list_groups(
-            self._client,
+        return await self._request(
+            EMAIL_LIST_GROUPS,
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -454,6 +186,8 @@ class EmailResource:
     ) -> models.EmailContactListResponse:
         """List contacts.
 
+        POST /v3/emailtool/userlist · email_list_contacts · idempotent
+
         Retrieve a list of all contacts from an email group.
 
         Args:
@@ -465,10 +199,14 @@ class EmailResource:
             200: Missing parameter: emailgroup
             301: Invalid character in parameter: emailgroup
             514: Group ID not found
+
+        Assumptions (x-assumption):
+            - FACTS.md gives 104 as "no email integration", but api-docs 003 lists 103 with
+              an Email text for every emailtool endpoint; we list what api-docs 003 says.
         """
-        return await email_list_contacts(
-            self._client,
-            emailgroup=emailgroup,
+        return await self._request(
+            EMAIL_LIST_CONTACTS,
+            body={"emailgroup": emailgroup},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -484,6 +222,8 @@ class EmailResource:
     ) -> models.EmailGroupCreateResponse:
         """Create group.
 
+        POST /v3/emailtool/addgroup · email_create_group · not idempotent
+
         Create an email group.
 
         Args:
@@ -491,10 +231,14 @@ class EmailResource:
 
         Documented errors:
             103: Your account is not connected with the Coupontools Email services
+
+        Assumptions (x-assumption):
+            - FACTS.md gives 104 as "no email integration", but api-docs 003 lists 103 with
+              an Email text for every emailtool endpoint; we list what api-docs 003 says.
         """
-        return await email_create_group(
-            self._client,
-            group_name=group_name,
+        return await self._request(
+            EMAIL_CREATE_GROUP,
+            body={"group_name": group_name},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -524,6 +268,8 @@ class EmailResource:
     ) -> models.EmailContactAddResponse:
         """Add contact.
 
+        POST /v3/emailtool/addcontact · email_add_contact · not idempotent
+
         Add a contact to an email group.
 
         Args:
@@ -551,25 +297,42 @@ class EmailResource:
             301: Invalid character in parameter: emailgroup
             303: incorrect format in birthday field, must be yyyy-MM-dd
             514: Group ID not found
+
+        Assumptions (x-assumption):
+            - FACTS.md gives 104 as "no email integration", but api-docs 003 lists 103 with
+              an Email text for every emailtool endpoint; we list what api-docs 003 says.
         """
-        return await email_add_contact(
-            self._client,
-            emailgroup=emailgroup,
-            email=email,
-            first_name=first_name,
-            last_name=last_name,
-            birthday=birthday,
-            custom1=custom1,
-            custom2=custom2,
-            custom3=custom3,
-            custom4=custom4,
-            custom5=custom5,
-            custom6=custom6,
-            custom7=custom7,
-            custom8=custom8,
-            custom9=custom9,
-            custom10=custom10,
+        return await self._request(
+            EMAIL_ADD_CONTACT,
+            body={
+                "emailgroup": emailgroup,
+                "email": email,
+                "first_name": first_name,
+                "last_name": last_name,
+                "birthday": birthday,
+                "custom1": custom1,
+                "custom2": custom2,
+                "custom3": custom3,
+                "custom4": custom4,
+                "custom5": custom5,
+                "custom6": custom6,
+                "custom7": custom7,
+                "custom8": custom8,
+                "custom9": custom9,
+                "custom10": custom10,
+            },
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
         )
+
+
+class EmailResourceWithRawResponse(RawGroup):
+    """The methods of :class:`EmailResource`, each returning a ``RawResponse`` of its result."""
+
+    def __init__(self, resource: EmailResource) -> None:
+        super().__init__(resource)
+        self.list_groups = to_raw_response_wrapper(resource.list_groups)
+        self.list_contacts = to_raw_response_wrapper(resource.list_contacts)
+        self.create_group = to_raw_response_wrapper(resource.create_group)
+        self.add_contact = to_raw_response_wrapper(resource.add_contact)

@@ -8,16 +8,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from coupontools_async._kernel import (
+    Operation,
+    Param,
+    RawGroup,
+    Resource,
+    to_raw_response_wrapper,
+)
+
 from .. import models
-from .._runtime import Operation, Param, Requester
 
 __all__ = [
     "LoyaltyCardsResource",
-    "loyalty_cards_list",
+    "LoyaltyCardsResourceWithRawResponse",
     "LOYALTY_CARDS_LIST",
-    "loyalty_cards_get",
     "LOYALTY_CARDS_GET",
-    "loyalty_cards_push_all",
     "LOYALTY_CARDS_PUSH_ALL",
 ]
 
@@ -34,12 +39,11 @@ LOYALTY_CARDS_LIST: Operation[models.LoyaltyCardListResponse] = Operation(
     response_type=models.LoyaltyCardListResponse,
     params=(
         Param(
-            name="only_active",
-            wire="only_active",
-            location="body",
-            required=False,
-            type="boolean",
-            description="When set to true, only campaigns marked as 'active' will be returned.",
+            "only_active",
+            "body",
+            False,
+            "boolean",
+            "When set to true, only campaigns marked as 'active' will be returned.",
         ),
     ),
     assumptions=(
@@ -48,34 +52,6 @@ LOYALTY_CARDS_LIST: Operation[models.LoyaltyCardListResponse] = Operation(
         "api-docs 000 lists no errors for this endpoint.",
     ),
 )
-
-
-async def loyalty_cards_list(
-    client: Requester,
-    *,
-    only_active: bool | None = None,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.LoyaltyCardListResponse:
-    """List loyalty cards.
-
-    Retrieve a list of all loyalty cards.
-
-    Args:
-        only_active: When set to true, only campaigns marked as 'active' will be
-            returned.
-    """
-    return await client._request(
-        LOYALTY_CARDS_LIST,
-        body={
-            "only_active": only_active,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
 
 LOYALTY_CARDS_GET: Operation[models.LoyaltyCardInfoResponse] = Operation(
     id="loyalty_cards_get",
@@ -89,12 +65,11 @@ LOYALTY_CARDS_GET: Operation[models.LoyaltyCardInfoResponse] = Operation(
     response_type=models.LoyaltyCardInfoResponse,
     params=(
         Param(
-            name="loyaltycard",
-            wire="loyaltycard",
-            location="body",
-            required=True,
-            type="string",
-            description="Loyalty card ID (loy_XXXXXX). Can be found in the list of all loyalty cards.",
+            "loyaltycard",
+            "body",
+            True,
+            "string",
+            "Loyalty card ID (loy_XXXXXX). Can be found in the list of all loyalty cards.",
             pattern="^loy_[A-Za-z0-9]+$",
         ),
     ),
@@ -105,38 +80,6 @@ LOYALTY_CARDS_GET: Operation[models.LoyaltyCardInfoResponse] = Operation(
         "The response is not documented. We model it like loyalty/list, `loyaltycard` as a one-item list, as the loyaltyusers/list example (api-docs 002) shows the card.",
     ),
 )
-
-
-async def loyalty_cards_get(
-    client: Requester,
-    *,
-    loyaltycard: str,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.LoyaltyCardInfoResponse:
-    """Get loyalty card.
-
-    Retrieve loyalty card information by ID.
-
-    Args:
-        loyaltycard: Loyalty card ID (loy_XXXXXX). Can be found in the list of all
-            loyalty cards.
-
-    Documented errors:
-        200: Missing parameter: loyaltycard
-        507: Loyalty card not found
-    """
-    return await client._request(
-        LOYALTY_CARDS_GET,
-        body={
-            "loyaltycard": loyaltycard,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
 
 LOYALTY_CARDS_PUSH_ALL: Operation[models.LoyaltyPushResponse] = Operation(
     id="loyalty_cards_push_all",
@@ -150,23 +93,16 @@ LOYALTY_CARDS_PUSH_ALL: Operation[models.LoyaltyPushResponse] = Operation(
     response_type=models.LoyaltyPushResponse,
     params=(
         Param(
-            name="loyaltycard",
-            wire="loyaltycard",
-            location="body",
-            required=True,
-            type="string",
-            description="Loyalty card ID (loy_XXXXXX). Can be found in the list of all loyalty cards.",
+            "loyaltycard",
+            "body",
+            True,
+            "string",
+            "Loyalty card ID (loy_XXXXXX). Can be found in the list of all loyalty cards.",
             pattern="^loy_[A-Za-z0-9]+$",
         ),
-        Param(
-            name="message",
-            wire="message",
-            location="body",
-            required=True,
-            type="string",
-            description="Push notification message.",
-        ),
+        Param("message", "body", True, "string", "Push notification message."),
     ),
+    error_classes=((507, "DeliveryError"),),
     assumptions=(
         'api-docs 000 lost the parameter names; `loyaltycard` is the loyalty card id name used across api-docs 002 and the webhooks, and `message` is the name v3 coupon/pushnotification/list (api-docs 004) uses for "Push notification message".',
         "Both parameters are taken as required, as in coupon/pushnotification/list.",
@@ -176,47 +112,13 @@ LOYALTY_CARDS_PUSH_ALL: Operation[models.LoyaltyPushResponse] = Operation(
 )
 
 
-async def loyalty_cards_push_all(
-    client: Requester,
-    *,
-    loyaltycard: str,
-    message: str,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.LoyaltyPushResponse:
-    """Send push notification.
-
-    Send push notification to all users of a loyalty card. This requires the card to be
-    added in the mobile wallet.
-
-    Args:
-        loyaltycard: Loyalty card ID (loy_XXXXXX). Can be found in the list of all
-            loyalty cards.
-        message: Push notification message.
-    """
-    return await client._request(
-        LOYALTY_CARDS_PUSH_ALL,
-        body={
-            "loyaltycard": loyaltycard,
-            "message": message,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
-class LoyaltyCardsResource:
+class LoyaltyCardsResource(Resource):
     """Loyalty cards: v3 web loyalty cards (legacy).
 
     Every method also takes ``extra_body``, ``extra_query`` and ``extra_headers``
     (keyword-only): merged into the request after validation, for what the spec does
     not know yet; they cannot change the credential headers.
     """
-
-    def __init__(self, client: Requester) -> None:
-        self._client = client
 
     async def list(
         self,
@@ -228,15 +130,26 @@ class LoyaltyCardsResource:
     ) -> models.LoyaltyCardListResponse:
         """List loyalty cards.
 
+        POST /v3/loyalty/list · loyalty_cards_list · idempotent
+
         Retrieve a list of all loyalty cards.
 
         Args:
             only_active: When set to true, only campaigns marked as 'active' will be
                 returned.
+
+        Assumptions (x-assumption):
+            - api-docs 000 lost the parameter name; `only_active` is taken from v3
+              coupon/list (api-docs 004), which has the same description, and
+              docs.coupontools.com/api/v3/loyalty names it so too.
+            - The response is not documented. We model it as `loyaltycard`, a list of cards,
+              the key and card shape the loyaltyusers/list example (api-docs 002) uses for
+              the card.
+            - api-docs 000 lists no errors for this endpoint.
         """
-        return await loyalty_cards_list(
-            self._client,
-            only_active=only_active,
+        return await self._request(
+            LOYALTY_CARDS_LIST,
+            body={"only_active": only_active},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -252,6 +165,8 @@ class LoyaltyCardsResource:
     ) -> models.LoyaltyCardInfoResponse:
         """Get loyalty card.
 
+        POST /v3/loyalty/info · loyalty_cards_get · idempotent
+
         Retrieve loyalty card information by ID.
 
         Args:
@@ -261,10 +176,20 @@ class LoyaltyCardsResource:
         Documented errors:
             200: Missing parameter: loyaltycard
             507: Loyalty card not found
+
+        Assumptions (x-assumption):
+            - api-docs 000 lost the parameter name; `loyaltycard` (loy_...) is the name api-
+              docs 002 and the loyalty_complete webhook use, and
+              docs.coupontools.com/api/v3/loyalty confirms it.
+            - api-docs 000 has a "Possible errors" heading with its lines lost; the two
+              listed are those of docs.coupontools.com/api/v3/loyalty.
+            - The response is not documented. We model it like loyalty/list, `loyaltycard`
+              as a one-item list, as the loyaltyusers/list example (api-docs 002) shows the
+              card.
         """
-        return await loyalty_cards_get(
-            self._client,
-            loyaltycard=loyaltycard,
+        return await self._request(
+            LOYALTY_CARDS_GET,
+            body={"loyaltycard": loyaltycard},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -281,6 +206,8 @@ class LoyaltyCardsResource:
     ) -> models.LoyaltyPushResponse:
         """Send push notification.
 
+        POST /v3/loyalty/pushnotification/list · loyalty_cards_push_all · not idempotent
+
         Send push notification to all users of a loyalty card. This requires the card to be
         added in the mobile wallet.
 
@@ -288,12 +215,31 @@ class LoyaltyCardsResource:
             loyaltycard: Loyalty card ID (loy_XXXXXX). Can be found in the list of all
                 loyalty cards.
             message: Push notification message.
+
+        Assumptions (x-assumption):
+            - api-docs 000 lost the parameter names; `loyaltycard` is the loyalty card id
+              name used across api-docs 002 and the webhooks, and `message` is the name v3
+              coupon/pushnotification/list (api-docs 004) uses for "Push notification
+              message".
+            - Both parameters are taken as required, as in coupon/pushnotification/list.
+            - No errors are listed for this endpoint; coupon/pushnotification/list answers
+              507 when sending fails, and this endpoint likely does too.
+            - The response is not documented; we model only a `result` text.
         """
-        return await loyalty_cards_push_all(
-            self._client,
-            loyaltycard=loyaltycard,
-            message=message,
+        return await self._request(
+            LOYALTY_CARDS_PUSH_ALL,
+            body={"loyaltycard": loyaltycard, "message": message},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
         )
+
+
+class LoyaltyCardsResourceWithRawResponse(RawGroup):
+    """The methods of :class:`LoyaltyCardsResource`, each returning a ``RawResponse`` of its result."""
+
+    def __init__(self, resource: LoyaltyCardsResource) -> None:
+        super().__init__(resource)
+        self.list = to_raw_response_wrapper(resource.list)
+        self.get = to_raw_response_wrapper(resource.get)
+        self.push_all = to_raw_response_wrapper(resource.push_all)

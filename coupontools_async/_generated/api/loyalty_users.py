@@ -9,20 +9,23 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, Literal
 
+from coupontools_async._kernel import (
+    Operation,
+    Param,
+    RawGroup,
+    Resource,
+    to_raw_response_wrapper,
+)
+
 from .. import models
-from .._runtime import Operation, Param, Requester
 
 __all__ = [
     "LoyaltyUsersResource",
-    "loyalty_users_create",
+    "LoyaltyUsersResourceWithRawResponse",
     "LOYALTY_USERS_CREATE",
-    "loyalty_users_link",
     "LOYALTY_USERS_LINK",
-    "loyalty_users_list",
     "LOYALTY_USERS_LIST",
-    "loyalty_users_search",
     "LOYALTY_USERS_SEARCH",
-    "loyalty_users_update",
     "LOYALTY_USERS_UPDATE",
 ]
 
@@ -38,75 +41,22 @@ LOYALTY_USERS_CREATE: Operation[models.LoyaltyUserCreateResponse] = Operation(
     response_kind="json",
     response_type=models.LoyaltyUserCreateResponse,
     params=(
+        Param("email", "body", True, "string", "Email address.", format="email"),
+        Param("password", "body", True, "string", "Password."),
         Param(
-            name="email",
-            wire="email",
-            location="body",
-            required=True,
-            type="string",
-            description="Email address.",
-            format="email",
-        ),
-        Param(
-            name="password",
-            wire="password",
-            location="body",
-            required=True,
-            type="string",
-            description="Password.",
-        ),
-        Param(
-            name="phone",
-            wire="phone",
-            location="body",
-            required=False,
-            type="string",
-            description="Phone number. International E.164 notation.",
+            "phone",
+            "body",
+            False,
+            "string",
+            "Phone number. International E.164 notation.",
             pattern="^\\+[1-9][0-9]{6,14}$",
             format="e164",
         ),
-        Param(
-            name="first_name",
-            wire="first_name",
-            location="body",
-            required=False,
-            type="string",
-            description="First name.",
-        ),
-        Param(
-            name="last_name",
-            wire="last_name",
-            location="body",
-            required=False,
-            type="string",
-            description="Last name.",
-        ),
-        Param(
-            name="gender",
-            wire="gender",
-            location="body",
-            required=False,
-            type="string",
-            description="Gender.",
-            enum=("male", "female", "unknown"),
-        ),
-        Param(
-            name="birthday",
-            wire="birthday",
-            location="body",
-            required=False,
-            type="string",
-            description="Birthday (format yyyy-MM-dd).",
-            format="date",
-        ),
-        Param(
-            name="city",
-            wire="city",
-            location="body",
-            required=False,
-            type="string",
-            description="City.",
-        ),
+        Param("first_name", "body", False, "string", "First name."),
+        Param("last_name", "body", False, "string", "Last name."),
+        Param("gender", "body", False, "string", "Gender.", enum=("male", "female", "unknown")),
+        Param("birthday", "body", False, "string", "Birthday (format yyyy-MM-dd).", format="date"),
+        Param("city", "body", False, "string", "City."),
     ),
     error_codes=(
         (200, "You need to provide an email address."),
@@ -120,58 +70,6 @@ LOYALTY_USERS_CREATE: Operation[models.LoyaltyUserCreateResponse] = Operation(
     ),
 )
 
-
-async def loyalty_users_create(
-    client: Requester,
-    *,
-    email: str,
-    password: str,
-    phone: str | None = None,
-    first_name: str | None = None,
-    last_name: str | None = None,
-    gender: Literal["male", "female", "unknown"] | None = None,
-    birthday: date | str | None = None,
-    city: str | None = None,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.LoyaltyUserCreateResponse:
-    """Create user.
-
-    Create a loyalty card user.
-
-    Args:
-        email: Email address.
-        password: Password.
-        phone: Phone number. International E.164 notation.
-        first_name: First name.
-        last_name: Last name.
-        gender: Gender.
-        birthday: Birthday (format yyyy-MM-dd).
-        city: City.
-
-    Documented errors:
-        200: You need to provide an email address.
-        200: You need to provide a password.
-    """
-    return await client._request(
-        LOYALTY_USERS_CREATE,
-        body={
-            "email": email,
-            "password": password,
-            "phone": phone,
-            "first_name": first_name,
-            "last_name": last_name,
-            "gender": gender,
-            "birthday": birthday,
-            "city": city,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
 LOYALTY_USERS_LINK: Operation[models.LoyaltyUserLinkResponse] = Operation(
     id="loyalty_users_link",
     group="loyalty_users",
@@ -184,21 +82,19 @@ LOYALTY_USERS_LINK: Operation[models.LoyaltyUserLinkResponse] = Operation(
     response_type=models.LoyaltyUserLinkResponse,
     params=(
         Param(
-            name="loyaltycard",
-            wire="loyaltycard",
-            location="body",
-            required=True,
-            type="string",
-            description="Loyalty card ID (loy_XXXXXX). Can be found in the list of all loyalty cards.",
+            "loyaltycard",
+            "body",
+            True,
+            "string",
+            "Loyalty card ID (loy_XXXXXX). Can be found in the list of all loyalty cards.",
             pattern="^loy_[A-Za-z0-9]+$",
         ),
         Param(
-            name="user",
-            wire="user",
-            location="body",
-            required=True,
-            type="string",
-            description="Loyalty card user ID (lus_XXXXXX). Can be found in the list of all loyalty cards users or with the search function.",
+            "user",
+            "body",
+            True,
+            "string",
+            "Loyalty card user ID (lus_XXXXXX). Can be found in the list of all loyalty cards users or with the search function.",
             pattern="^lus_[A-Za-z0-9]+$",
         ),
     ),
@@ -208,38 +104,6 @@ LOYALTY_USERS_LINK: Operation[models.LoyaltyUserLinkResponse] = Operation(
         "The response is not documented; we model `result`, `loyaltycard` and `user`, all optional.",
     ),
 )
-
-
-async def loyalty_users_link(
-    client: Requester,
-    *,
-    loyaltycard: str,
-    user: str,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.LoyaltyUserLinkResponse:
-    """Link user.
-
-    Link a user to a loyalty card.
-
-    Args:
-        loyaltycard: Loyalty card ID (loy_XXXXXX). Can be found in the list of all
-            loyalty cards.
-        user: Loyalty card user ID (lus_XXXXXX). Can be found in the list of all loyalty
-            cards users or with the search function.
-    """
-    return await client._request(
-        LOYALTY_USERS_LINK,
-        body={
-            "loyaltycard": loyaltycard,
-            "user": user,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
 
 LOYALTY_USERS_LIST: Operation[models.LoyaltyUserListResponse] = Operation(
     id="loyalty_users_list",
@@ -253,12 +117,11 @@ LOYALTY_USERS_LIST: Operation[models.LoyaltyUserListResponse] = Operation(
     response_type=models.LoyaltyUserListResponse,
     params=(
         Param(
-            name="loyaltycard",
-            wire="loyaltycard",
-            location="body",
-            required=True,
-            type="string",
-            description="ID from the loyaltycard (loy_XXXXXX). Can be found in the list of all loyalty cards.",
+            "loyaltycard",
+            "body",
+            True,
+            "string",
+            "ID from the loyaltycard (loy_XXXXXX). Can be found in the list of all loyalty cards.",
             pattern="^loy_[A-Za-z0-9]+$",
         ),
     ),
@@ -273,38 +136,6 @@ LOYALTY_USERS_LIST: Operation[models.LoyaltyUserListResponse] = Operation(
     ),
 )
 
-
-async def loyalty_users_list(
-    client: Requester,
-    *,
-    loyaltycard: str,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.LoyaltyUserListResponse:
-    """List users.
-
-    Retrieve a list of all users for a loyalty card.
-
-    Args:
-        loyaltycard: ID from the loyaltycard (loy_XXXXXX). Can be found in the list of
-            all loyalty cards.
-
-    Documented errors:
-        301: Invalid character in parameter: loyaltycard
-        505: Loyalty card ID not found
-    """
-    return await client._request(
-        LOYALTY_USERS_LIST,
-        body={
-            "loyaltycard": loyaltycard,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
 LOYALTY_USERS_SEARCH: Operation[models.LoyaltyUserSearchResponse] = Operation(
     id="loyalty_users_search",
     group="loyalty_users",
@@ -317,21 +148,19 @@ LOYALTY_USERS_SEARCH: Operation[models.LoyaltyUserSearchResponse] = Operation(
     response_type=models.LoyaltyUserSearchResponse,
     params=(
         Param(
-            name="loyaltycard",
-            wire="loyaltycard",
-            location="body",
-            required=True,
-            type="string",
-            description="Loyalty card ID (loy_XXXXXX). Can be found in the list of all loyalty cards.",
+            "loyaltycard",
+            "body",
+            True,
+            "string",
+            "Loyalty card ID (loy_XXXXXX). Can be found in the list of all loyalty cards.",
             pattern="^loy_[A-Za-z0-9]+$",
         ),
         Param(
-            name="search",
-            wire="search",
-            location="body",
-            required=True,
-            type="string",
-            description="Minimum 3 characters needed in the search field. (Allowed characters: AZaZ09-_@)",
+            "search",
+            "body",
+            True,
+            "string",
+            "Minimum 3 characters needed in the search field. (Allowed characters: AZaZ09-_@)",
             min_length=3,
             pattern="^[A-Za-z0-9_@.-]+$",
         ),
@@ -342,38 +171,6 @@ LOYALTY_USERS_SEARCH: Operation[models.LoyaltyUserSearchResponse] = Operation(
         "The response is not documented. We model it like loyaltyusers/list (api-docs 002) without the card, `amount_of_users` and `users`.",
     ),
 )
-
-
-async def loyalty_users_search(
-    client: Requester,
-    *,
-    loyaltycard: str,
-    search: str,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.LoyaltyUserSearchResponse:
-    """Search users.
-
-    Find a user based on first name, last name, email, phone or ID.
-
-    Args:
-        loyaltycard: Loyalty card ID (loy_XXXXXX). Can be found in the list of all
-            loyalty cards.
-        search: Minimum 3 characters needed in the search field. (Allowed characters:
-            AZaZ09-_@)
-    """
-    return await client._request(
-        LOYALTY_USERS_SEARCH,
-        body={
-            "loyaltycard": loyaltycard,
-            "search": search,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
 
 LOYALTY_USERS_UPDATE: Operation[models.LoyaltyUserUpdateResponse] = Operation(
     id="loyalty_users_update",
@@ -387,31 +184,22 @@ LOYALTY_USERS_UPDATE: Operation[models.LoyaltyUserUpdateResponse] = Operation(
     response_type=models.LoyaltyUserUpdateResponse,
     params=(
         Param(
-            name="loyaltycard",
-            wire="loyaltycard",
-            location="body",
-            required=True,
-            type="string",
-            description="Loyalty card ID (loy_XXXXXX). Can be found in the list of all loyalty cards.",
+            "loyaltycard",
+            "body",
+            True,
+            "string",
+            "Loyalty card ID (loy_XXXXXX). Can be found in the list of all loyalty cards.",
             pattern="^loy_[A-Za-z0-9]+$",
         ),
         Param(
-            name="user",
-            wire="user",
-            location="body",
-            required=True,
-            type="string",
-            description="Loyalty card user ID (lus_XXXXXX). Can be found in the list of all loyalty cards users or with the search function.",
+            "user",
+            "body",
+            True,
+            "string",
+            "Loyalty card user ID (lus_XXXXXX). Can be found in the list of all loyalty cards users or with the search function.",
             pattern="^lus_[A-Za-z0-9]+$",
         ),
-        Param(
-            name="amount",
-            wire="amount",
-            location="body",
-            required=True,
-            type="integer",
-            description="Amount of points/stamps.",
-        ),
+        Param("amount", "body", True, "integer", "Amount of points/stamps."),
     ),
     assumptions=(
         'api-docs 000 lost the parameter names. `loyaltycard` and `user` are the names of api-docs 002 and of the public "Update a loyalty user" page (coupontools.com api-and-webhooks/update_loyalty_card_user); `amount` ("Amount of points/stamps") is our choice, required.',
@@ -423,50 +211,13 @@ LOYALTY_USERS_UPDATE: Operation[models.LoyaltyUserUpdateResponse] = Operation(
 )
 
 
-async def loyalty_users_update(
-    client: Requester,
-    *,
-    loyaltycard: str,
-    user: str,
-    amount: int,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.LoyaltyUserUpdateResponse:
-    """Update points.
-
-    Update the points for a loyalty user
-
-    Args:
-        loyaltycard: Loyalty card ID (loy_XXXXXX). Can be found in the list of all
-            loyalty cards.
-        user: Loyalty card user ID (lus_XXXXXX). Can be found in the list of all loyalty
-            cards users or with the search function.
-        amount: Amount of points/stamps.
-    """
-    return await client._request(
-        LOYALTY_USERS_UPDATE,
-        body={
-            "loyaltycard": loyaltycard,
-            "user": user,
-            "amount": amount,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
-class LoyaltyUsersResource:
+class LoyaltyUsersResource(Resource):
     """Loyalty users: v3 web loyalty card users (legacy).
 
     Every method also takes ``extra_body``, ``extra_query`` and ``extra_headers``
     (keyword-only): merged into the request after validation, for what the spec does
     not know yet; they cannot change the credential headers.
     """
-
-    def __init__(self, client: Requester) -> None:
-        self._client = client
 
     async def create(
         self,
@@ -485,6 +236,8 @@ class LoyaltyUsersResource:
     ) -> models.LoyaltyUserCreateResponse:
         """Create user.
 
+        POST /v3/loyaltyusers/create · loyalty_users_create · not idempotent
+
         Create a loyalty card user.
 
         Args:
@@ -500,17 +253,34 @@ class LoyaltyUsersResource:
         Documented errors:
             200: You need to provide an email address.
             200: You need to provide a password.
+
+        Assumptions (x-assumption):
+            - api-docs 000 lost every parameter of this endpoint. The names, which are
+              required and the gender values are those of
+              docs.coupontools.com/api/v3/loyalty (email and password required; phone,
+              first_name, last_name, gender, birthday, city optional); one rendering of that
+              page writes `first_Name`/`last_Name`, we follow the other,
+              `first_name`/`last_name`, as every other endpoint does.
+            - The create call takes no loyalty card; a created user is attached to a card
+              with loyaltyusers/link.
+            - The two errors are those of docs.coupontools.com/api/v3/loyalty; api-docs 000
+              lost them.
+            - The response is not documented. We model `result` and `user_id` (lus_...),
+              after smstool/addcontact which answers `result` and `contact_id`; both
+              optional since the shape is a guess.
         """
-        return await loyalty_users_create(
-            self._client,
-            email=email,
-            password=password,
-            phone=phone,
-            first_name=first_name,
-            last_name=last_name,
-            gender=gender,
-            birthday=birthday,
-            city=city,
+        return await self._request(
+            LOYALTY_USERS_CREATE,
+            body={
+                "email": email,
+                "password": password,
+                "phone": phone,
+                "first_name": first_name,
+                "last_name": last_name,
+                "gender": gender,
+                "birthday": birthday,
+                "city": city,
+            },
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -527,6 +297,8 @@ class LoyaltyUsersResource:
     ) -> models.LoyaltyUserLinkResponse:
         """Link user.
 
+        POST /v3/loyaltyusers/link · loyalty_users_link · not idempotent
+
         Link a user to a loyalty card.
 
         Args:
@@ -534,11 +306,20 @@ class LoyaltyUsersResource:
                 loyalty cards.
             user: Loyalty card user ID (lus_XXXXXX). Can be found in the list of all loyalty
                 cards users or with the search function.
+
+        Assumptions (x-assumption):
+            - api-docs 000 lost the parameter names; `loyaltycard` is the loyalty card id
+              name of api-docs 002 and `user` (lus_..., the user IDs of the
+              loyaltyusers/list example) is the name docs.coupontools.com/api/v3/loyalty
+              gives. Both are required there.
+            - api-docs 000 has a "Possible errors" heading with its lines lost; none are
+              listed.
+            - The response is not documented; we model `result`, `loyaltycard` and `user`,
+              all optional.
         """
-        return await loyalty_users_link(
-            self._client,
-            loyaltycard=loyaltycard,
-            user=user,
+        return await self._request(
+            LOYALTY_USERS_LINK,
+            body={"loyaltycard": loyaltycard, "user": user},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -554,6 +335,8 @@ class LoyaltyUsersResource:
     ) -> models.LoyaltyUserListResponse:
         """List users.
 
+        POST /v3/loyaltyusers/list · loyalty_users_list · idempotent
+
         Retrieve a list of all users for a loyalty card.
 
         Args:
@@ -563,10 +346,17 @@ class LoyaltyUsersResource:
         Documented errors:
             301: Invalid character in parameter: loyaltycard
             505: Loyalty card ID not found
+
+        Assumptions (x-assumption):
+            - The parameter name `loyaltycard` is documented in api-docs 002 (api-docs 000
+              lost it).
+            - api-docs 000 and 002 list no error lines; the two listed are those of
+              docs.coupontools.com/api/v3/loyalty.
+            - The list is not paged in the docs; the whole list comes back in one answer.
         """
-        return await loyalty_users_list(
-            self._client,
-            loyaltycard=loyaltycard,
+        return await self._request(
+            LOYALTY_USERS_LIST,
+            body={"loyaltycard": loyaltycard},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -583,6 +373,8 @@ class LoyaltyUsersResource:
     ) -> models.LoyaltyUserSearchResponse:
         """Search users.
 
+        POST /v3/loyaltyusers/search · loyalty_users_search · idempotent
+
         Find a user based on first name, last name, email, phone or ID.
 
         Args:
@@ -590,11 +382,20 @@ class LoyaltyUsersResource:
                 loyalty cards.
             search: Minimum 3 characters needed in the search field. (Allowed characters:
                 AZaZ09-_@)
+
+        Assumptions (x-assumption):
+            - api-docs 000 lost the parameter names; `loyaltycard` is the loyalty card id
+              name of api-docs 002 and `search` is the name
+              docs.coupontools.com/api/v3/loyalty gives the search field. Both are required
+              there.
+            - api-docs 000 has a "Possible errors" heading with its lines lost; none are
+              listed.
+            - The response is not documented. We model it like loyaltyusers/list (api-docs
+              002) without the card, `amount_of_users` and `users`.
         """
-        return await loyalty_users_search(
-            self._client,
-            loyaltycard=loyaltycard,
-            search=search,
+        return await self._request(
+            LOYALTY_USERS_SEARCH,
+            body={"loyaltycard": loyaltycard, "search": search},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -612,6 +413,8 @@ class LoyaltyUsersResource:
     ) -> models.LoyaltyUserUpdateResponse:
         """Update points.
 
+        POST /v3/loyaltyusers/update · loyalty_users_update · not idempotent
+
         Update the points for a loyalty user
 
         Args:
@@ -620,13 +423,37 @@ class LoyaltyUsersResource:
             user: Loyalty card user ID (lus_XXXXXX). Can be found in the list of all loyalty
                 cards users or with the search function.
             amount: Amount of points/stamps.
+
+        Assumptions (x-assumption):
+            - api-docs 000 lost the parameter names. `loyaltycard` and `user` are the names
+              of api-docs 002 and of the public "Update a loyalty user" page
+              (coupontools.com api-and-webhooks/update_loyalty_card_user); `amount` ("Amount
+              of points/stamps") is our choice, required.
+            - api-docs 000 shows a fourth parameter described only "Can be found in the list
+              of all loyalty cards."; its name and meaning are lost, so it is left out.
+            - No minimum is set on `amount`; whether a negative amount removes points is not
+              documented.
+            - api-docs 000 has a "Possible errors" heading with its lines lost; none are
+              listed.
+            - The response is not documented; we model `result`, `loyaltycard`, `user` and
+              the new `stamps` balance, all optional.
         """
-        return await loyalty_users_update(
-            self._client,
-            loyaltycard=loyaltycard,
-            user=user,
-            amount=amount,
+        return await self._request(
+            LOYALTY_USERS_UPDATE,
+            body={"loyaltycard": loyaltycard, "user": user, "amount": amount},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
         )
+
+
+class LoyaltyUsersResourceWithRawResponse(RawGroup):
+    """The methods of :class:`LoyaltyUsersResource`, each returning a ``RawResponse`` of its result."""
+
+    def __init__(self, resource: LoyaltyUsersResource) -> None:
+        super().__init__(resource)
+        self.create = to_raw_response_wrapper(resource.create)
+        self.link = to_raw_response_wrapper(resource.link)
+        self.list = to_raw_response_wrapper(resource.list)
+        self.search = to_raw_response_wrapper(resource.search)
+        self.update = to_raw_response_wrapper(resource.update)

@@ -9,14 +9,20 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
+from coupontools_async._kernel import (
+    Operation,
+    Param,
+    RawGroup,
+    Resource,
+    to_raw_response_wrapper,
+)
+
 from .. import models
-from .._runtime import Operation, Param, Requester
 
 __all__ = [
     "SingleUseResource",
-    "single_use_create",
+    "SingleUseResourceWithRawResponse",
     "SINGLE_USE_CREATE",
-    "single_use_create_many",
     "SINGLE_USE_CREATE_MANY",
 ]
 
@@ -33,195 +39,148 @@ SINGLE_USE_CREATE: Operation[models.SingleUseCreateResponse] = Operation(
     response_type=models.SingleUseCreateResponse,
     params=(
         Param(
-            name="campaign",
-            wire="campaign",
-            location="body",
-            required=True,
-            type="string",
-            description="Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.",
+            "campaign",
+            "body",
+            True,
+            "string",
+            "Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.",
             pattern="^cam_[A-Za-z0-9]+$",
         ),
+        Param("firstname", "body", False, "string", "First name."),
+        Param("lastname", "body", False, "string", "Last name."),
+        Param("email", "body", False, "string", "Email.", format="email"),
+        Param("phone", "body", False, "string", "Phone."),
         Param(
-            name="firstname",
-            wire="firstname",
-            location="body",
-            required=False,
-            type="string",
-            description="First name.",
-        ),
-        Param(
-            name="lastname",
-            wire="lastname",
-            location="body",
-            required=False,
-            type="string",
-            description="Last name.",
-        ),
-        Param(
-            name="email",
-            wire="email",
-            location="body",
-            required=False,
-            type="string",
-            description="Email.",
-            format="email",
-        ),
-        Param(
-            name="phone",
-            wire="phone",
-            location="body",
-            required=False,
-            type="string",
-            description="Phone.",
-        ),
-        Param(
-            name="customid",
-            wire="customid",
-            location="body",
-            required=False,
-            type="string",
-            description="Custom ID. Max. 50 characters (az-AZ-09).",
+            "customid",
+            "body",
+            False,
+            "string",
+            "Custom ID. Max. 50 characters (az-AZ-09).",
             max_length=50,
             pattern="^[A-Za-z0-9]*$",
         ),
         Param(
-            name="customfield1",
-            wire="customfield1",
-            location="body",
-            required=False,
-            type="string",
-            description="Custom field 1. Max. 50 characters.",
+            "customfield1",
+            "body",
+            False,
+            "string",
+            "Custom field 1. Max. 50 characters.",
             max_length=50,
         ),
         Param(
-            name="customfield2",
-            wire="customfield2",
-            location="body",
-            required=False,
-            type="string",
-            description="Custom field 2. Max. 50 characters.",
+            "customfield2",
+            "body",
+            False,
+            "string",
+            "Custom field 2. Max. 50 characters.",
             max_length=50,
         ),
         Param(
-            name="customfield3",
-            wire="customfield3",
-            location="body",
-            required=False,
-            type="string",
-            description="Custom field 3. Max. 50 characters.",
+            "customfield3",
+            "body",
+            False,
+            "string",
+            "Custom field 3. Max. 50 characters.",
             max_length=50,
         ),
         Param(
-            name="customfield4",
-            wire="customfield4",
-            location="body",
-            required=False,
-            type="string",
-            description="Custom field 4. Max. 50 characters.",
+            "customfield4",
+            "body",
+            False,
+            "string",
+            "Custom field 4. Max. 50 characters.",
             max_length=50,
         ),
         Param(
-            name="customfield5",
-            wire="customfield5",
-            location="body",
-            required=False,
-            type="string",
-            description="Custom field 5. Max. 50 characters.",
+            "customfield5",
+            "body",
+            False,
+            "string",
+            "Custom field 5. Max. 50 characters.",
             max_length=50,
         ),
         Param(
-            name="customfield6",
-            wire="customfield6",
-            location="body",
-            required=False,
-            type="string",
-            description="Custom field 6. Max. 50 characters.",
+            "customfield6",
+            "body",
+            False,
+            "string",
+            "Custom field 6. Max. 50 characters.",
             max_length=50,
         ),
         Param(
-            name="customfield7",
-            wire="customfield7",
-            location="body",
-            required=False,
-            type="string",
-            description="Custom field 7. Max. 50 characters.",
+            "customfield7",
+            "body",
+            False,
+            "string",
+            "Custom field 7. Max. 50 characters.",
             max_length=50,
         ),
         Param(
-            name="customvalcode",
-            wire="customvalcode",
-            location="body",
-            required=False,
-            type="string",
-            description="Custom validation code. Max. 100 characters (az-AZ-09). Cannot be combined with 'autovalcode'.",
+            "customvalcode",
+            "body",
+            False,
+            "string",
+            "Custom validation code. Max. 100 characters (az-AZ-09). Cannot be combined with 'autovalcode'.",
             max_length=100,
             pattern="^[A-Za-z0-9]*$",
         ),
         Param(
-            name="autovalcode",
-            wire="autovalcode",
-            location="body",
-            required=False,
-            type="string",
-            description="Automatically generates unique validation code. Cannot be combined with 'customvalcode'.",
+            "autovalcode",
+            "body",
+            False,
+            "string",
+            "Automatically generates unique validation code. Cannot be combined with 'customvalcode'.",
             enum=("6digits", "8digits", "10digits"),
         ),
         Param(
-            name="duplicate_check",
-            wire="duplicate_check",
-            location="body",
-            required=False,
-            type="string",
-            description="Defaults to false. If enabled, we will verify if the same user input already received a single-use url for that coupon based on the selected field (email, phone or customid), and return the duplicated session instead of creating a new session.",
+            "duplicate_check",
+            "body",
+            False,
+            "string",
+            "Defaults to false. If enabled, we will verify if the same user input already received a single-use url for that coupon based on the selected field (email, phone or customid), and return the duplicated session instead of creating a new session.",
             enum=("email", "phone", "customid"),
         ),
         Param(
-            name="utm_campaign",
-            wire="utm_campaign",
-            location="body",
-            required=False,
-            type="string",
-            description="Google Analytics tag utm_campaign. Will appear in exported statistics.",
+            "utm_campaign",
+            "body",
+            False,
+            "string",
+            "Google Analytics tag utm_campaign. Will appear in exported statistics.",
         ),
         Param(
-            name="utm_source",
-            wire="utm_source",
-            location="body",
-            required=False,
-            type="string",
-            description="Google Analytics tag utm_source. Will appear in exported statistics.",
+            "utm_source",
+            "body",
+            False,
+            "string",
+            "Google Analytics tag utm_source. Will appear in exported statistics.",
         ),
         Param(
-            name="utm_medium",
-            wire="utm_medium",
-            location="body",
-            required=False,
-            type="string",
-            description="Google Analytics tag utm_medium. Will appear in exported statistics.",
+            "utm_medium",
+            "body",
+            False,
+            "string",
+            "Google Analytics tag utm_medium. Will appear in exported statistics.",
         ),
         Param(
-            name="utm_term",
-            wire="utm_term",
-            location="body",
-            required=False,
-            type="string",
-            description="Google Analytics tag utm_term. Will appear in exported statistics.",
+            "utm_term",
+            "body",
+            False,
+            "string",
+            "Google Analytics tag utm_term. Will appear in exported statistics.",
         ),
         Param(
-            name="utm_content",
-            wire="utm_content",
-            location="body",
-            required=False,
-            type="string",
-            description="Google Analytics tag utm_content. Will appear in exported statistics.",
+            "utm_content",
+            "body",
+            False,
+            "string",
+            "Google Analytics tag utm_content. Will appear in exported statistics.",
         ),
         Param(
-            name="expiry_date",
-            wire="expiry_date",
-            location="body",
-            required=False,
-            type="string",
-            description="Date (format 'yyyy-MM-dd HH:mm:ss'). This expiration date is for this single use session and will override the campaign expiration date. The existing timezone from the campaign is used.",
+            "expiry_date",
+            "body",
+            False,
+            "string",
+            "Date (format 'yyyy-MM-dd HH:mm:ss'). This expiration date is for this single use session and will override the campaign expiration date. The existing timezone from the campaign is used.",
             format="ct-datetime",
         ),
     ),
@@ -232,111 +191,6 @@ SINGLE_USE_CREATE: Operation[models.SingleUseCreateResponse] = Operation(
     ),
     mutually_exclusive=(("customvalcode", "autovalcode"),),
 )
-
-
-async def single_use_create(
-    client: Requester,
-    *,
-    campaign: str,
-    firstname: str | None = None,
-    lastname: str | None = None,
-    email: str | None = None,
-    phone: str | None = None,
-    customid: str | None = None,
-    customfield1: str | None = None,
-    customfield2: str | None = None,
-    customfield3: str | None = None,
-    customfield4: str | None = None,
-    customfield5: str | None = None,
-    customfield6: str | None = None,
-    customfield7: str | None = None,
-    customvalcode: str | None = None,
-    autovalcode: Literal["6digits", "8digits", "10digits"] | None = None,
-    duplicate_check: Literal["email", "phone", "customid"] | None = None,
-    utm_campaign: str | None = None,
-    utm_source: str | None = None,
-    utm_medium: str | None = None,
-    utm_term: str | None = None,
-    utm_content: str | None = None,
-    expiry_date: datetime | str | None = None,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.SingleUseCreateResponse:
-    """Create single-use URL.
-
-    Create a single-use URL for a coupon. Prefill data like first name, last name, custom
-    validation code, ...
-
-    Args:
-        campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
-        firstname: First name.
-        lastname: Last name.
-        email: Email.
-        phone: Phone.
-        customid: Custom ID. Max. 50 characters (az-AZ-09).
-        customfield1: Custom field 1. Max. 50 characters.
-        customfield2: Custom field 2. Max. 50 characters.
-        customfield3: Custom field 3. Max. 50 characters.
-        customfield4: Custom field 4. Max. 50 characters.
-        customfield5: Custom field 5. Max. 50 characters.
-        customfield6: Custom field 6. Max. 50 characters.
-        customfield7: Custom field 7. Max. 50 characters.
-        customvalcode: Custom validation code. Max. 100 characters (az-AZ-09). Cannot be
-            combined with 'autovalcode'.
-        autovalcode: Automatically generates unique validation code. Cannot be combined
-            with 'customvalcode'.
-        duplicate_check: Defaults to false. If enabled, we will verify if the same user
-            input already received a single-use url for that coupon based on the
-            selected field (email, phone or customid), and return the duplicated session
-            instead of creating a new session.
-        utm_campaign: Google Analytics tag utm_campaign. Will appear in exported
-            statistics.
-        utm_source: Google Analytics tag utm_source. Will appear in exported statistics.
-        utm_medium: Google Analytics tag utm_medium. Will appear in exported statistics.
-        utm_term: Google Analytics tag utm_term. Will appear in exported statistics.
-        utm_content: Google Analytics tag utm_content. Will appear in exported
-            statistics.
-        expiry_date: Date (format 'yyyy-MM-dd HH:mm:ss'). This expiration date is for
-            this single use session and will override the campaign expiration date. The
-            existing timezone from the campaign is used.
-
-    Documented errors:
-        200: Missing parameter: campaign
-        301: Invalid character in parameter: campaign
-        502: Campaign ID not found
-    """
-    return await client._request(
-        SINGLE_USE_CREATE,
-        body={
-            "campaign": campaign,
-            "firstname": firstname,
-            "lastname": lastname,
-            "email": email,
-            "phone": phone,
-            "customid": customid,
-            "customfield1": customfield1,
-            "customfield2": customfield2,
-            "customfield3": customfield3,
-            "customfield4": customfield4,
-            "customfield5": customfield5,
-            "customfield6": customfield6,
-            "customfield7": customfield7,
-            "customvalcode": customvalcode,
-            "autovalcode": autovalcode,
-            "duplicate_check": duplicate_check,
-            "utm_campaign": utm_campaign,
-            "utm_source": utm_source,
-            "utm_medium": utm_medium,
-            "utm_term": utm_term,
-            "utm_content": utm_content,
-            "expiry_date": expiry_date,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
 
 SINGLE_USE_CREATE_MANY: Operation[models.SingleUseCreateManyResponse] = Operation(
     id="single_use_create_many",
@@ -350,66 +204,59 @@ SINGLE_USE_CREATE_MANY: Operation[models.SingleUseCreateManyResponse] = Operatio
     response_type=models.SingleUseCreateManyResponse,
     params=(
         Param(
-            name="campaign",
-            wire="campaign",
-            location="body",
-            required=True,
-            type="string",
-            description="Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.",
+            "campaign",
+            "body",
+            True,
+            "string",
+            "Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.",
             pattern="^cam_[A-Za-z0-9]+$",
         ),
         Param(
-            name="amount",
-            wire="amount",
-            location="body",
-            required=False,
-            type="integer",
-            description="Amount of single-use URLs to generate. Defaults to 10.",
+            "amount",
+            "body",
+            False,
+            "integer",
+            "Amount of single-use URLs to generate. Defaults to 10.",
             minimum=1,
             maximum=100000,
         ),
         Param(
-            name="status",
-            wire="status",
-            location="body",
-            required=False,
-            type="string",
-            description="Defaults to normal.",
+            "status",
+            "body",
+            False,
+            "string",
+            "Defaults to normal.",
             enum=("normal", "voided", "activated"),
         ),
         Param(
-            name="automated_codes",
-            wire="automated_codes",
-            location="body",
-            required=False,
-            type="boolean",
-            description="If true, requires the parameters code_prefix, code_length and code_type. Defaults to false.",
+            "automated_codes",
+            "body",
+            False,
+            "boolean",
+            "If true, requires the parameters code_prefix, code_length and code_type. Defaults to false.",
         ),
         Param(
-            name="code_prefix",
-            wire="code_prefix",
-            location="body",
-            required=False,
-            type="string",
-            description="Prefix of custom validation code. Used with automated_codes.",
+            "code_prefix",
+            "body",
+            False,
+            "string",
+            "Prefix of custom validation code. Used with automated_codes.",
         ),
         Param(
-            name="code_length",
-            wire="code_length",
-            location="body",
-            required=False,
-            type="integer",
-            description="Length of code excluding prefix. Number between 10 and 25 inclusive. Used with automated_codes.",
+            "code_length",
+            "body",
+            False,
+            "integer",
+            "Length of code excluding prefix. Number between 10 and 25 inclusive. Used with automated_codes.",
             minimum=10,
             maximum=25,
         ),
         Param(
-            name="code_type",
-            wire="code_type",
-            location="body",
-            required=False,
-            type="string",
-            description="The type of the custom validation code. Used with automated_codes.",
+            "code_type",
+            "body",
+            False,
+            "string",
+            "The type of the custom validation code. Used with automated_codes.",
             enum=("numeric", "alphanumeric"),
         ),
     ),
@@ -429,72 +276,13 @@ SINGLE_USE_CREATE_MANY: Operation[models.SingleUseCreateManyResponse] = Operatio
 )
 
 
-async def single_use_create_many(
-    client: Requester,
-    *,
-    campaign: str,
-    amount: int | None = None,
-    status: Literal["normal", "voided", "activated"] | None = None,
-    automated_codes: bool | None = None,
-    code_prefix: str | None = None,
-    code_length: int | None = None,
-    code_type: Literal["numeric", "alphanumeric"] | None = None,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.SingleUseCreateManyResponse:
-    """Create multiple single-use URLs.
-
-    Create multiple single-use URLs for a coupon.
-
-    Args:
-        campaign: Coupon ID (cam_XXXXXX). Can be found in the list of all coupons.
-        amount: Amount of single-use URLs to generate. Defaults to 10.
-        status: Defaults to normal.
-        automated_codes: If true, requires the parameters code_prefix, code_length and
-            code_type. Defaults to false.
-        code_prefix: Prefix of custom validation code. Used with automated_codes.
-        code_length: Length of code excluding prefix. Number between 10 and 25
-            inclusive. Used with automated_codes.
-        code_type: The type of the custom validation code. Used with automated_codes.
-
-    Documented errors:
-        200: Missing parameter: campaign
-        301: Invalid character in parameter: amount
-        301: code length must be between 3 and 30 inclusive
-        301: Invalid character in parameter: campaign
-        302: code_type must be "numeric" or "alphanumeric"
-        302: Parameter "status" has invalid value. Possible values are "normal", "voided" and "active"
-        502: Campaign ID not found
-        601: low on unique generated validation codes
-    """
-    return await client._request(
-        SINGLE_USE_CREATE_MANY,
-        body={
-            "campaign": campaign,
-            "amount": amount,
-            "status": status,
-            "automated_codes": automated_codes,
-            "code_prefix": code_prefix,
-            "code_length": code_length,
-            "code_type": code_type,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
-class SingleUseResource:
+class SingleUseResource(Resource):
     """Single use: v3 single-use coupon URLs.
 
     Every method also takes ``extra_body``, ``extra_query`` and ``extra_headers``
     (keyword-only): merged into the request after validation, for what the spec does
     not know yet; they cannot change the credential headers.
     """
-
-    def __init__(self, client: Requester) -> None:
-        self._client = client
 
     async def create(
         self,
@@ -526,6 +314,8 @@ class SingleUseResource:
         extra_headers: Mapping[str, str] | None = None,
     ) -> models.SingleUseCreateResponse:
         """Create single-use URL.
+
+        POST /v3/singleuse/create · single_use_create · not idempotent
 
         Create a single-use URL for a coupon. Prefill data like first name, last name, custom
         validation code, ...
@@ -568,30 +358,32 @@ class SingleUseResource:
             301: Invalid character in parameter: campaign
             502: Campaign ID not found
         """
-        return await single_use_create(
-            self._client,
-            campaign=campaign,
-            firstname=firstname,
-            lastname=lastname,
-            email=email,
-            phone=phone,
-            customid=customid,
-            customfield1=customfield1,
-            customfield2=customfield2,
-            customfield3=customfield3,
-            customfield4=customfield4,
-            customfield5=customfield5,
-            customfield6=customfield6,
-            customfield7=customfield7,
-            customvalcode=customvalcode,
-            autovalcode=autovalcode,
-            duplicate_check=duplicate_check,
-            utm_campaign=utm_campaign,
-            utm_source=utm_source,
-            utm_medium=utm_medium,
-            utm_term=utm_term,
-            utm_content=utm_content,
-            expiry_date=expiry_date,
+        return await self._request(
+            SINGLE_USE_CREATE,
+            body={
+                "campaign": campaign,
+                "firstname": firstname,
+                "lastname": lastname,
+                "email": email,
+                "phone": phone,
+                "customid": customid,
+                "customfield1": customfield1,
+                "customfield2": customfield2,
+                "customfield3": customfield3,
+                "customfield4": customfield4,
+                "customfield5": customfield5,
+                "customfield6": customfield6,
+                "customfield7": customfield7,
+                "customvalcode": customvalcode,
+                "autovalcode": autovalcode,
+                "duplicate_check": duplicate_check,
+                "utm_campaign": utm_campaign,
+                "utm_source": utm_source,
+                "utm_medium": utm_medium,
+                "utm_term": utm_term,
+                "utm_content": utm_content,
+                "expiry_date": expiry_date,
+            },
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -612,6 +404,8 @@ class SingleUseResource:
         extra_headers: Mapping[str, str] | None = None,
     ) -> models.SingleUseCreateManyResponse:
         """Create multiple single-use URLs.
+
+        POST /v3/multiplesingleuse/create · single_use_create_many · not idempotent
 
         Create multiple single-use URLs for a coupon.
 
@@ -636,16 +430,27 @@ class SingleUseResource:
             502: Campaign ID not found
             601: low on unique generated validation codes
         """
-        return await single_use_create_many(
-            self._client,
-            campaign=campaign,
-            amount=amount,
-            status=status,
-            automated_codes=automated_codes,
-            code_prefix=code_prefix,
-            code_length=code_length,
-            code_type=code_type,
+        return await self._request(
+            SINGLE_USE_CREATE_MANY,
+            body={
+                "campaign": campaign,
+                "amount": amount,
+                "status": status,
+                "automated_codes": automated_codes,
+                "code_prefix": code_prefix,
+                "code_length": code_length,
+                "code_type": code_type,
+            },
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
         )
+
+
+class SingleUseResourceWithRawResponse(RawGroup):
+    """The methods of :class:`SingleUseResource`, each returning a ``RawResponse`` of its result."""
+
+    def __init__(self, resource: SingleUseResource) -> None:
+        super().__init__(resource)
+        self.create = to_raw_response_wrapper(resource.create)
+        self.create_many = to_raw_response_wrapper(resource.create_many)

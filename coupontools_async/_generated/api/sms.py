@@ -9,18 +9,22 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from coupontools_async._kernel import (
+    Operation,
+    Param,
+    RawGroup,
+    Resource,
+    to_raw_response_wrapper,
+)
+
 from .. import models
-from .._runtime import Operation, Param, Requester
 
 __all__ = [
     "SmsResource",
-    "sms_list_groups",
+    "SmsResourceWithRawResponse",
     "SMS_LIST_GROUPS",
-    "sms_list_contacts",
     "SMS_LIST_CONTACTS",
-    "sms_create_group",
     "SMS_CREATE_GROUP",
-    "sms_add_contact",
     "SMS_ADD_CONTACT",
 ]
 
@@ -38,29 +42,6 @@ SMS_LIST_GROUPS: Operation[models.SmsGroupListResponse] = Operation(
     error_codes=((103, "Your account is not connected with the Coupontools SMS services"),),
 )
 
-
-async def sms_list_groups(
-    client: Requester,
-    *,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.SmsGroupListResponse:
-    """List groups.
-
-    Retrieve a list of all SMS groups.
-
-    Documented errors:
-        103: Your account is not connected with the Coupontools SMS services
-    """
-    return await client._request(
-        SMS_LIST_GROUPS,
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
 SMS_LIST_CONTACTS: Operation[models.SmsContactListResponse] = Operation(
     id="sms_list_contacts",
     group="sms",
@@ -73,12 +54,11 @@ SMS_LIST_CONTACTS: Operation[models.SmsContactListResponse] = Operation(
     response_type=models.SmsContactListResponse,
     params=(
         Param(
-            name="smsgroup",
-            wire="smsgroup",
-            location="body",
-            required=True,
-            type="string",
-            description="SMS group ID (gro_XXXXXX). Can be found in the 'List groups' API response.",
+            "smsgroup",
+            "body",
+            True,
+            "string",
+            "SMS group ID (gro_XXXXXX). Can be found in the 'List groups' API response.",
             pattern="^gro_[A-Za-z0-9]+$",
         ),
     ),
@@ -90,40 +70,6 @@ SMS_LIST_CONTACTS: Operation[models.SmsContactListResponse] = Operation(
     ),
 )
 
-
-async def sms_list_contacts(
-    client: Requester,
-    *,
-    smsgroup: str,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.SmsContactListResponse:
-    """List contacts.
-
-    Retrieve a list of all contacts from an SMS group.
-
-    Args:
-        smsgroup: SMS group ID (gro_XXXXXX). Can be found in the 'List groups' API
-            response.
-
-    Documented errors:
-        103: Your account is not connected with the Coupontools SMS services
-        200: Missing parameter: smsgroup
-        301: Invalid character in parameter: smsgroup
-        514: Group ID not found
-    """
-    return await client._request(
-        SMS_LIST_CONTACTS,
-        body={
-            "smsgroup": smsgroup,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
 SMS_CREATE_GROUP: Operation[models.SmsGroupCreateResponse] = Operation(
     id="sms_create_group",
     group="sms",
@@ -134,48 +80,9 @@ SMS_CREATE_GROUP: Operation[models.SmsGroupCreateResponse] = Operation(
     summary="Create group",
     response_kind="json",
     response_type=models.SmsGroupCreateResponse,
-    params=(
-        Param(
-            name="group_name",
-            wire="group_name",
-            location="body",
-            required=True,
-            type="string",
-            description="Name of the group.",
-        ),
-    ),
+    params=(Param("group_name", "body", True, "string", "Name of the group."),),
     error_codes=((103, "Your account is not connected with the Coupontools SMS services"),),
 )
-
-
-async def sms_create_group(
-    client: Requester,
-    *,
-    group_name: str,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.SmsGroupCreateResponse:
-    """Create group.
-
-    Create an SMS group.
-
-    Args:
-        group_name: Name of the group.
-
-    Documented errors:
-        103: Your account is not connected with the Coupontools SMS services
-    """
-    return await client._request(
-        SMS_CREATE_GROUP,
-        body={
-            "group_name": group_name,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
 
 SMS_ADD_CONTACT: Operation[models.SmsContactAddResponse] = Operation(
     id="sms_add_contact",
@@ -189,105 +96,32 @@ SMS_ADD_CONTACT: Operation[models.SmsContactAddResponse] = Operation(
     response_type=models.SmsContactAddResponse,
     params=(
         Param(
-            name="smsgroup",
-            wire="smsgroup",
-            location="body",
-            required=True,
-            type="string",
-            description="SMS group ID (gro_XXXXXX). Can be found in the 'List groups' API response.",
+            "smsgroup",
+            "body",
+            True,
+            "string",
+            "SMS group ID (gro_XXXXXX). Can be found in the 'List groups' API response.",
             pattern="^gro_[A-Za-z0-9]+$",
         ),
         Param(
-            name="phone",
-            wire="phone",
-            location="body",
-            required=True,
-            type="string",
-            description="Phone number. International E.164 notation.",
+            "phone",
+            "body",
+            True,
+            "string",
+            "Phone number. International E.164 notation.",
             pattern="^\\+[1-9][0-9]{6,14}$",
             format="e164",
         ),
-        Param(
-            name="first_name",
-            wire="first_name",
-            location="body",
-            required=False,
-            type="string",
-            description="First name.",
-        ),
-        Param(
-            name="last_name",
-            wire="last_name",
-            location="body",
-            required=False,
-            type="string",
-            description="Last name.",
-        ),
-        Param(
-            name="birthday",
-            wire="birthday",
-            location="body",
-            required=False,
-            type="string",
-            description="Birthday (format yyyy-MM-dd).",
-            format="date",
-        ),
-        Param(
-            name="customfield1",
-            wire="customfield1",
-            location="body",
-            required=False,
-            type="string",
-            description="Add data to custom field 1.",
-        ),
-        Param(
-            name="customfield2",
-            wire="customfield2",
-            location="body",
-            required=False,
-            type="string",
-            description="Add data to custom field 2.",
-        ),
-        Param(
-            name="customfield3",
-            wire="customfield3",
-            location="body",
-            required=False,
-            type="string",
-            description="Add data to custom field 3.",
-        ),
-        Param(
-            name="customfield4",
-            wire="customfield4",
-            location="body",
-            required=False,
-            type="string",
-            description="Add data to custom field 4.",
-        ),
-        Param(
-            name="customfield5",
-            wire="customfield5",
-            location="body",
-            required=False,
-            type="string",
-            description="Add data to custom field 5.",
-        ),
-        Param(
-            name="customfield6",
-            wire="customfield6",
-            location="body",
-            required=False,
-            type="string",
-            description="Add data to custom field 6.",
-        ),
-        Param(
-            name="customfield7",
-            wire="customfield7",
-            location="body",
-            required=False,
-            type="string",
-            description="Add data to custom field 7.",
-        ),
+        Param("first_name", "body", False, "string", "First name."),
+        Param("last_name", "body", False, "string", "Last name."),
+        Param("birthday", "body", False, "string", "Birthday (format yyyy-MM-dd).", format="date"),
+        Param("customfield1", "body", False, "string", "Add data to custom field 1."),
+        Param("customfield2", "body", False, "string", "Add data to custom field 2."),
+        Param("customfield3", "body", False, "string", "Add data to custom field 3."),
+        Param("customfield4", "body", False, "string", "Add data to custom field 4."),
+        Param("customfield5", "body", False, "string", "Add data to custom field 5."),
+        Param("customfield6", "body", False, "string", "Add data to custom field 6."),
+        Param("customfield7", "body", False, "string", "Add data to custom field 7."),
     ),
     error_codes=(
         (103, "Your account is not connected with the Coupontools SMS services"),
@@ -300,84 +134,13 @@ SMS_ADD_CONTACT: Operation[models.SmsContactAddResponse] = Operation(
 )
 
 
-async def sms_add_contact(
-    client: Requester,
-    *,
-    smsgroup: str,
-    phone: str,
-    first_name: str | None = None,
-    last_name: str | None = None,
-    birthday: date | str | None = None,
-    customfield1: str | None = None,
-    customfield2: str | None = None,
-    customfield3: str | None = None,
-    customfield4: str | None = None,
-    customfield5: str | None = None,
-    customfield6: str | None = None,
-    customfield7: str | None = None,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.SmsContactAddResponse:
-    """Add contact.
-
-    Add a contact to an SMS group.
-
-    Args:
-        smsgroup: SMS group ID (gro_XXXXXX). Can be found in the 'List groups' API
-            response.
-        phone: Phone number. International E.164 notation.
-        first_name: First name.
-        last_name: Last name.
-        birthday: Birthday (format yyyy-MM-dd).
-        customfield1: Add data to custom field 1.
-        customfield2: Add data to custom field 2.
-        customfield3: Add data to custom field 3.
-        customfield4: Add data to custom field 4.
-        customfield5: Add data to custom field 5.
-        customfield6: Add data to custom field 6.
-        customfield7: Add data to custom field 7.
-
-    Documented errors:
-        103: Your account is not connected with the Coupontools SMS services
-        200: Missing parameter: phone
-        200: Missing parameter: smsgroup
-        301: Invalid character in parameter: smsgroup
-        303: incorrect format in birthday field, must be yyyy-MM-dd
-        514: Group ID not found
-    """
-    return await client._request(
-        SMS_ADD_CONTACT,
-        body={
-            "smsgroup": smsgroup,
-            "phone": phone,
-            "first_name": first_name,
-            "last_name": last_name,
-            "birthday": birthday,
-            "customfield1": customfield1,
-            "customfield2": customfield2,
-            "customfield3": customfield3,
-            "customfield4": customfield4,
-            "customfield5": customfield5,
-            "customfield6": customfield6,
-            "customfield7": customfield7,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
-class SmsResource:
+class SmsResource(Resource):
     """Sms: v3 SMS tool groups and contacts.
 
     Every method also takes ``extra_body``, ``extra_query`` and ``extra_headers``
     (keyword-only): merged into the request after validation, for what the spec does
     not know yet; they cannot change the credential headers.
     """
-
-    def __init__(self, client: Requester) -> None:
-        self._client = client
 
     async def list_groups(
         self,
@@ -388,13 +151,15 @@ class SmsResource:
     ) -> models.SmsGroupListResponse:
         """List groups.
 
+        POST /v3/smstool/grouplist · sms_list_groups · idempotent
+
         Retrieve a list of all SMS groups.
 
         Documented errors:
             103: Your account is not connected with the Coupontools SMS services
         """
-        return await sms_list_groups(
-            self._client,
+        return await self._request(
+            SMS_LIST_GROUPS,
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -410,6 +175,8 @@ class SmsResource:
     ) -> models.SmsContactListResponse:
         """List contacts.
 
+        POST /v3/smstool/userlist · sms_list_contacts · idempotent
+
         Retrieve a list of all contacts from an SMS group.
 
         Args:
@@ -422,9 +189,9 @@ class SmsResource:
             301: Invalid character in parameter: smsgroup
             514: Group ID not found
         """
-        return await sms_list_contacts(
-            self._client,
-            smsgroup=smsgroup,
+        return await self._request(
+            SMS_LIST_CONTACTS,
+            body={"smsgroup": smsgroup},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -440,6 +207,8 @@ class SmsResource:
     ) -> models.SmsGroupCreateResponse:
         """Create group.
 
+        POST /v3/smstool/addgroup · sms_create_group · not idempotent
+
         Create an SMS group.
 
         Args:
@@ -448,9 +217,9 @@ class SmsResource:
         Documented errors:
             103: Your account is not connected with the Coupontools SMS services
         """
-        return await sms_create_group(
-            self._client,
-            group_name=group_name,
+        return await self._request(
+            SMS_CREATE_GROUP,
+            body={"group_name": group_name},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -477,6 +246,8 @@ class SmsResource:
     ) -> models.SmsContactAddResponse:
         """Add contact.
 
+        POST /v3/smstool/addcontact · sms_add_contact · not idempotent
+
         Add a contact to an SMS group.
 
         Args:
@@ -502,21 +273,34 @@ class SmsResource:
             303: incorrect format in birthday field, must be yyyy-MM-dd
             514: Group ID not found
         """
-        return await sms_add_contact(
-            self._client,
-            smsgroup=smsgroup,
-            phone=phone,
-            first_name=first_name,
-            last_name=last_name,
-            birthday=birthday,
-            customfield1=customfield1,
-            customfield2=customfield2,
-            customfield3=customfield3,
-            customfield4=customfield4,
-            customfield5=customfield5,
-            customfield6=customfield6,
-            customfield7=customfield7,
+        return await self._request(
+            SMS_ADD_CONTACT,
+            body={
+                "smsgroup": smsgroup,
+                "phone": phone,
+                "first_name": first_name,
+                "last_name": last_name,
+                "birthday": birthday,
+                "customfield1": customfield1,
+                "customfield2": customfield2,
+                "customfield3": customfield3,
+                "customfield4": customfield4,
+                "customfield5": customfield5,
+                "customfield6": customfield6,
+                "customfield7": customfield7,
+            },
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
         )
+
+
+class SmsResourceWithRawResponse(RawGroup):
+    """The methods of :class:`SmsResource`, each returning a ``RawResponse`` of its result."""
+
+    def __init__(self, resource: SmsResource) -> None:
+        super().__init__(resource)
+        self.list_groups = to_raw_response_wrapper(resource.list_groups)
+        self.list_contacts = to_raw_response_wrapper(resource.list_contacts)
+        self.create_group = to_raw_response_wrapper(resource.create_group)
+        self.add_contact = to_raw_response_wrapper(resource.add_contact)

@@ -9,16 +9,21 @@ import builtins
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from coupontools_async._kernel import (
+    Operation,
+    Param,
+    RawGroup,
+    Resource,
+    to_raw_response_wrapper,
+)
+
 from .. import models
-from .._runtime import Operation, Param, Requester
 
 __all__ = [
     "WalletCardsResource",
-    "wallet_cards_list",
+    "WalletCardsResourceWithRawResponse",
     "WALLET_CARDS_LIST",
-    "wallet_cards_copy",
     "WALLET_CARDS_COPY",
-    "wallet_cards_push",
     "WALLET_CARDS_PUSH",
 ]
 
@@ -35,26 +40,6 @@ WALLET_CARDS_LIST: Operation[builtins.list[models.WalletCard]] = Operation(
     response_type=builtins.list[models.WalletCard],
 )
 
-
-async def wallet_cards_list(
-    client: Requester,
-    *,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> builtins.list[models.WalletCard]:
-    """List loyalty cards.
-
-    Retrieve a list of all loyalty cards.
-    """
-    return await client._request(
-        WALLET_CARDS_LIST,
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
 WALLET_CARDS_COPY: Operation[models.WalletCard] = Operation(
     id="wallet_cards_copy",
     group="wallet_cards",
@@ -67,59 +52,20 @@ WALLET_CARDS_COPY: Operation[models.WalletCard] = Operation(
     response_type=models.WalletCard,
     params=(
         Param(
-            name="card_id",
-            wire="card_id",
-            location="path",
-            required=True,
-            type="integer",
-            description='Id of the loyalty card to copy (the `id` of "List loyalty cards").',
+            "card_id",
+            "path",
+            True,
+            "integer",
+            'Id of the loyalty card to copy (the `id` of "List loyalty cards").',
             minimum=1,
         ),
-        Param(
-            name="name",
-            wire="name",
-            location="body",
-            required=False,
-            type="string",
-            description="New card name. Max. 50 characters",
-            max_length=50,
-        ),
+        Param("name", "body", False, "string", "New card name. Max. 50 characters", max_length=50),
     ),
     assumptions=(
         "The v4 wallet loyalty docs list no error codes for any endpoint; errors are reported by HTTP status only (this holds for every wallet_cards and wallet_users operation), so no x-error-codes are given.",
         'The docs name the path id `{id}`; it is the card id of "List loyalty cards" and is called `card_id` here, as in every other v4 wallet path.',
     ),
 )
-
-
-async def wallet_cards_copy(
-    client: Requester,
-    card_id: int,
-    *,
-    name: str | None = None,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.WalletCard:
-    """Copy loyalty card.
-
-    Make a copy of a loyalty card.
-
-    Args:
-        card_id: Id of the loyalty card to copy (the `id` of "List loyalty cards").
-        name: New card name. Max. 50 characters
-    """
-    return await client._request(
-        WALLET_CARDS_COPY,
-        path={"card_id": card_id},
-        body={
-            "name": name,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
 
 WALLET_CARDS_PUSH: Operation[models.WalletPushResult] = Operation(
     id="wallet_cards_push",
@@ -133,29 +79,20 @@ WALLET_CARDS_PUSH: Operation[models.WalletPushResult] = Operation(
     response_type=models.WalletPushResult,
     params=(
         Param(
-            name="card_id",
-            wire="card_id",
-            location="path",
-            required=True,
-            type="integer",
-            description="Id of the loyalty card whose users receive the notification.",
+            "card_id",
+            "path",
+            True,
+            "integer",
+            "Id of the loyalty card whose users receive the notification.",
             minimum=1,
         ),
+        Param("message", "body", True, "string", "Push notification message shown to the user."),
         Param(
-            name="message",
-            wire="message",
-            location="body",
-            required=True,
-            type="string",
-            description="Push notification message shown to the user.",
-        ),
-        Param(
-            name="recipient_stat_ids",
-            wire="recipient_stat_ids",
-            location="body",
-            required=False,
-            type="array",
-            description="List of user ids to send the push notification to. If not provided, the message will be send to all users.",
+            "recipient_stat_ids",
+            "body",
+            False,
+            "array",
+            "List of user ids to send the push notification to. If not provided, the message will be send to all users.",
             items_type="integer",
         ),
     ),
@@ -165,49 +102,13 @@ WALLET_CARDS_PUSH: Operation[models.WalletPushResult] = Operation(
 )
 
 
-async def wallet_cards_push(
-    client: Requester,
-    card_id: int,
-    *,
-    message: str,
-    recipient_stat_ids: Sequence[int] | None = None,
-    extra_body: Mapping[str, Any] | None = None,
-    extra_query: Mapping[str, Any] | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-) -> models.WalletPushResult:
-    """Send push notification.
-
-    Send push notifications to (select) users.
-
-    Args:
-        card_id: Id of the loyalty card whose users receive the notification.
-        message: Push notification message shown to the user.
-        recipient_stat_ids: List of user ids to send the push notification to. If not
-            provided, the message will be send to all users.
-    """
-    return await client._request(
-        WALLET_CARDS_PUSH,
-        path={"card_id": card_id},
-        body={
-            "message": message,
-            "recipient_stat_ids": recipient_stat_ids,
-        },
-        extra_body=extra_body,
-        extra_query=extra_query,
-        extra_headers=extra_headers,
-    )
-
-
-class WalletCardsResource:
+class WalletCardsResource(Resource):
     """Wallet cards: v4 wallet loyalty cards.
 
     Every method also takes ``extra_body``, ``extra_query`` and ``extra_headers``
     (keyword-only): merged into the request after validation, for what the spec does
     not know yet; they cannot change the credential headers.
     """
-
-    def __init__(self, client: Requester) -> None:
-        self._client = client
 
     async def list(
         self,
@@ -218,10 +119,12 @@ class WalletCardsResource:
     ) -> builtins.list[models.WalletCard]:
         """List loyalty cards.
 
+        GET /v4/loyalty/loyalty-cards · wallet_cards_list · idempotent
+
         Retrieve a list of all loyalty cards.
         """
-        return await wallet_cards_list(
-            self._client,
+        return await self._request(
+            WALLET_CARDS_LIST,
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -238,16 +141,25 @@ class WalletCardsResource:
     ) -> models.WalletCard:
         """Copy loyalty card.
 
+        POST /v4/loyalty/loyalty-cards/{card_id}/copy · wallet_cards_copy · not idempotent
+
         Make a copy of a loyalty card.
 
         Args:
             card_id: Id of the loyalty card to copy (the `id` of "List loyalty cards").
             name: New card name. Max. 50 characters
+
+        Assumptions (x-assumption):
+            - The v4 wallet loyalty docs list no error codes for any endpoint; errors are
+              reported by HTTP status only (this holds for every wallet_cards and
+              wallet_users operation), so no x-error-codes are given.
+            - The docs name the path id `{id}`; it is the card id of "List loyalty cards"
+              and is called `card_id` here, as in every other v4 wallet path.
         """
-        return await wallet_cards_copy(
-            self._client,
-            card_id,
-            name=name,
+        return await self._request(
+            WALLET_CARDS_COPY,
+            path={"card_id": card_id},
+            body={"name": name},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
@@ -265,6 +177,8 @@ class WalletCardsResource:
     ) -> models.WalletPushResult:
         """Send push notification.
 
+        POST /v4/loyalty/loyalty-cards/{card_id}/push-notifications · wallet_cards_push · not idempotent
+
         Send push notifications to (select) users.
 
         Args:
@@ -272,13 +186,26 @@ class WalletCardsResource:
             message: Push notification message shown to the user.
             recipient_stat_ids: List of user ids to send the push notification to. If not
                 provided, the message will be send to all users.
+
+        Assumptions (x-assumption):
+            - The docs' URL names the path id `{id}`; it is the card id, called `card_id`
+              here.
         """
-        return await wallet_cards_push(
-            self._client,
-            card_id,
-            message=message,
-            recipient_stat_ids=recipient_stat_ids,
+        return await self._request(
+            WALLET_CARDS_PUSH,
+            path={"card_id": card_id},
+            body={"message": message, "recipient_stat_ids": recipient_stat_ids},
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
         )
+
+
+class WalletCardsResourceWithRawResponse(RawGroup):
+    """The methods of :class:`WalletCardsResource`, each returning a ``RawResponse`` of its result."""
+
+    def __init__(self, resource: WalletCardsResource) -> None:
+        super().__init__(resource)
+        self.list = to_raw_response_wrapper(resource.list)
+        self.copy = to_raw_response_wrapper(resource.copy)
+        self.push = to_raw_response_wrapper(resource.push)

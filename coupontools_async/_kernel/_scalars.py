@@ -1,7 +1,6 @@
 """How loose wire values become Python values: the one place these rules live.
 
-Copied verbatim into ``coupontools_async/_generated/_scalars.py`` by ``python -m codegen``;
-used by the generated decoders and by the client's cattrs converter alike.
+Used by the generated decoders and by the client's cattrs converter alike.
 
 - v3 numbers and flags arrive as strings (``"8"``, ``"1"``); ``""`` means "not set";
 - a fraction where a whole number is expected is an error, never truncated;

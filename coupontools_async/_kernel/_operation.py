@@ -1,7 +1,6 @@
 """What every generated operation is described by, and what it is called through.
 
-Copied verbatim into ``coupontools_async/_generated/_runtime.py`` by ``python -m codegen``.
-The hand-written client implements :class:`Requester`; the generated functions only
+The hand-written client implements :class:`Requester`; the generated methods only
 build arguments and hand them over with their :class:`Operation`.
 """
 
@@ -54,13 +53,13 @@ class Param:
 
     name: str
     """The Python argument name."""
-    wire: str
-    """The name on the wire (JSON key or path placeholder)."""
     location: ParamLocation
     required: bool
     type: str
     """JSON Schema type: string, integer, number, boolean, array or object."""
     description: str = ""
+    wire: str = attrs.field(default=attrs.Factory(lambda self: self.name, takes_self=True))
+    """The name on the wire (JSON key or path placeholder); the Python name by default."""
     enum: tuple[str, ...] | None = None
     min_length: int | None = None
     max_length: int | None = None
@@ -109,6 +108,9 @@ class Operation(Generic[T]):
     """The type the response decodes into (an attrs class, ``list[...]``, ``bytes``, None)."""
     params: tuple[Param, ...] = ()
     error_codes: tuple[tuple[int, str], ...] = ()
+    error_classes: tuple[tuple[int, str], ...] = ()
+    """v3 codes this operation means differently from the table in ``errors``: (code,
+    name of the ``errors`` class); the spec's ``x-error-classes``."""
     pagination: Pagination | None = None
     require_any_of: tuple[tuple[str, ...], ...] = ()
     require_one_of: tuple[tuple[str, ...], ...] = ()
