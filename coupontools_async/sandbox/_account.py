@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._core import Call, fail, handles
+from ._wire_helpers import code as _code
+from ._wire_helpers import ts as _ts
 
 if TYPE_CHECKING:
     from ._state import SandboxState
@@ -31,25 +33,7 @@ __all__ = [
 
 _DIRECTORY_NOT_FOUND = "Directory ID not found"
 _SUBACCOUNT_NOT_FOUND = "Subaccount not found"
-_CODE_ALPHABET = string.ascii_lowercase + string.digits
 _SEED_EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
-
-
-def _ts(moment: datetime | None) -> str | None:
-    """A v3 timestamp, ``yyyy-MM-dd HH:mm:ss`` UTC (None stays None: answered as "")."""
-    if moment is None:
-        return None
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _code(seed: str, length: int) -> str:
-    """A deterministic lowercase code derived from ``seed``."""
-    number = int.from_bytes(hashlib.sha256(seed.encode()).digest(), "big")
-    chars = []
-    for _ in range(length):
-        number, rest = divmod(number, len(_CODE_ALPHABET))
-        chars.append(_CODE_ALPHABET[rest])
-    return "".join(chars)
 
 
 # ------------------------------------------------------------------------ subaccounts

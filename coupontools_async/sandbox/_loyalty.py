@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._core import Call, fail, handles
+from ._wire_helpers import code as _code
+from ._wire_helpers import ts as _ts
 
 if TYPE_CHECKING:
     from ._state import SandboxState
@@ -43,22 +45,6 @@ _SMS_OFF = "Your account is not connected with the Coupontools SMS services"
 _EMAIL_OFF = "Your account is not connected with the Coupontools Email services"
 _BIRTHDAY_FORMAT = "incorrect format in birthday field, must be yyyy-MM-dd"
 _SAVED = "saved_successfully"
-_CODE_ALPHABET = string.ascii_lowercase + string.digits
-
-
-def _ts(moment: datetime) -> str:
-    """A v3 timestamp: ``yyyy-MM-dd HH:mm:ss`` in UTC."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _code(seed: str, length: int) -> str:
-    """A deterministic lowercase code derived from ``seed`` (card codes, statcodes)."""
-    number = int.from_bytes(hashlib.sha256(seed.encode()).digest(), "big")
-    chars = []
-    for _ in range(length):
-        number, rest = divmod(number, len(_CODE_ALPHABET))
-        chars.append(_CODE_ALPHABET[rest])
-    return "".join(chars)
 
 
 def _valid_birthday(value: Any) -> str | None:

@@ -7,7 +7,7 @@ from typing import Any
 import attrs
 
 from ._account import AccountState
-from ._coupons import CouponsState
+from ._campaigns import CouponsState
 from ._loyalty import LoyaltyState, MessagingState
 from ._wallet import WalletState
 
