@@ -20,12 +20,16 @@ from . import (
     _account,
     _coupons,
     _coupons_seed,
+    _directories,
     _directories_v4,
     _distribution,
     _loyalty,
+    _messaging,
     _sessions,
     _single_use,
+    _subaccounts,
     _wallet,
+    _webhooks,
 )
 from ._checks import Refusal, check_body, check_path
 from ._core import HANDLERS, Call, HttpFailure, V3Failure, utc_now
@@ -53,7 +57,17 @@ SANDBOX_BASE_URL = "https://sandbox.coupontools.invalid"
 # Seeded in this order (one rng goes through them): a new domain goes last.
 _DOMAINS = (_account, _coupons_seed, _loyalty, _wallet)
 # Modules of handlers only (importing one registers them); their data lives in a domain.
-_HANDLERS_ONLY = (_coupons, _directories_v4, _distribution, _sessions, _single_use)
+_HANDLERS_ONLY = (
+    _coupons,
+    _directories,
+    _directories_v4,
+    _distribution,
+    _messaging,
+    _sessions,
+    _single_use,
+    _subaccounts,
+    _webhooks,
+)
 _AUTH_TEXT = "HTTP/1.0 401 Unauthorized. Client ID or Secret not correct."
 _UNPROCESSABLE = "HTTP/1.0 422 Unprocessable entity."
 WebhookHook = Callable[[dict[str, Any]], Any]

@@ -8,7 +8,8 @@ import attrs
 
 from ._account import AccountState
 from ._campaigns import CouponsState
-from ._loyalty import LoyaltyState, MessagingState
+from ._loyalty import LoyaltyState
+from ._messaging import MessagingState
 from ._wallet import WalletState
 
 __all__ = ["SandboxConfig", "SandboxState"]
