@@ -52,6 +52,24 @@ def _loyalty_card(call: Call, loyaltycard: str) -> None:
         fail(505, "Loyalty card ID not found")
 
 
+def _send_other(
+    call: Call, channel: str, to: str, now: datetime, **text: Any
+) -> tuple[str, str] | None:
+    """Record the send of a web loyalty card or a directory: ``("loyaltycard", id)`` or
+    ``("campaign", dir_id)``; None when a coupon is being sent."""
+    sends = call.state.coupons.sends
+    loyaltycard = call.arg("loyaltycard")
+    if loyaltycard is not None:
+        _loyalty_card(call, loyaltycard)
+        sends.append(Send(channel=channel, to=to, loyaltycard=loyaltycard, sent_at=now, **text))
+        return "loyaltycard", loyaltycard
+    directory = _directory_id(call)
+    if directory is not None:
+        sends.append(Send(channel=channel, to=to, campaign=directory, sent_at=now, **text))
+        return "campaign", directory
+    return None
+
+
 @handles("distribution_send_email")
 def distribution_send_email(call: Call) -> dict[str, Any]:
     """send/email: a coupon (new or given session) or a web loyalty card, by email."""
@@ -64,31 +82,9 @@ def distribution_send_email(call: Call) -> dict[str, Any]:
         )
     email = str(call.arg("email"))
     now = call.now()
-    loyaltycard = call.arg("loyaltycard")
-    if loyaltycard is not None:
-        _loyalty_card(call, loyaltycard)
-        state.sends.append(
-            Send(
-                channel="email",
-                to=email,
-                loyaltycard=loyaltycard,
-                subject=call.arg("subject"),
-                sent_at=now,
-            )
-        )
-        return {"loyaltycard": loyaltycard, "action": "email_sent"}
-    directory = _directory_id(call)
-    if directory is not None:
-        state.sends.append(
-            Send(
-                channel="email",
-                to=email,
-                campaign=directory,
-                subject=call.arg("subject"),
-                sent_at=now,
-            )
-        )
-        return {"campaign": directory, "action": "email_sent"}
+    other = _send_other(call, "email", email, now, subject=call.arg("subject"))
+    if other is not None:
+        return {other[0]: other[1], "action": "email_sent"}
     campaign = _campaign(call)
     if call.arg("check_unique", False):
         for earlier in state.sends:
@@ -136,22 +132,13 @@ def distribution_send_sms(call: Call) -> dict[str, Any]:
         )
     phone = str(call.arg("phone"))
     now = call.now()
-    loyaltycard = call.arg("loyaltycard")
-    if loyaltycard is not None:
-        _loyalty_card(call, loyaltycard)
-        state.sends.append(
-            Send(
-                channel="sms", to=phone, loyaltycard=loyaltycard, body=call.arg("body"), sent_at=now
-            )
-        )
-        return {"loyaltycard": loyaltycard, "action": "sms_sent"}
-    directory = _directory_id(call)
-    if directory is not None:
-        state.sends.append(
-            Send(channel="sms", to=phone, campaign=directory, body=call.arg("body"), sent_at=now)
-        )
-        url = call.state.account.directories[directory].url
-        return _sms_answer(directory, phone, call.arg("body"), url)
+    other = _send_other(call, "sms", phone, now, body=call.arg("body"))
+    if other is not None:
+        kind, target = other
+        if kind == "loyaltycard":
+            return {"loyaltycard": target, "action": "sms_sent"}
+        url = call.state.account.directories[target].url
+        return _sms_answer(target, phone, call.arg("body"), url)
     campaign = _campaign(call)
     session = _send_session(call, campaign, now, phone=phone)
     if session.phone is None:
