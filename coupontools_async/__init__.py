@@ -8,26 +8,32 @@
         cards = await ct.wallet_cards.list()
 """
 
-from ._client import DEFAULT_BASE_URL, AsyncClient, RawResponse
-from ._generated import models
-from ._pagination import AsyncPager, Page
-from ._transport import RetryEvent, RetryPolicy, RetryTransport
-from .errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    AuthenticationError,
-    ConflictError,
-    CoupontoolsError,
-    DeliveryError,
-    IntegrationError,
-    InvalidRequestError,
-    NotFoundError,
-    RateLimitError,
-    ServerError,
-    ValidationError,
-    WebhookError,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._client import DEFAULT_BASE_URL, AsyncClient, RawResponse
+    from ._generated import models
+    from ._pagination import AsyncPager, Page
+    from ._transport import RetryEvent, RetryPolicy, RetryTransport
+    from .errors import (
+        APIConnectionError,
+        APIError,
+        APITimeoutError,
+        AuthenticationError,
+        ConflictError,
+        CoupontoolsError,
+        DeliveryError,
+        IntegrationError,
+        InvalidRequestError,
+        NotFoundError,
+        RateLimitError,
+        ServerError,
+        ValidationError,
+        WebhookError,
+    )
 
 __version__ = "0.1.0"
 
@@ -57,3 +63,44 @@ __all__ = [
     "__version__",
     "models",
 ]
+
+# The names are imported when first used (PEP 562), so that `import coupontools_async.cli`
+# (the `coupontools` command's --help) does not pay for the client and the generated models.
+_LAZY = {
+    "DEFAULT_BASE_URL": "._client",
+    "AsyncClient": "._client",
+    "RawResponse": "._client",
+    "models": "._generated",
+    "AsyncPager": "._pagination",
+    "Page": "._pagination",
+    "RetryEvent": "._transport",
+    "RetryPolicy": "._transport",
+    "RetryTransport": "._transport",
+    "APIConnectionError": ".errors",
+    "APIError": ".errors",
+    "APITimeoutError": ".errors",
+    "AuthenticationError": ".errors",
+    "ConflictError": ".errors",
+    "CoupontoolsError": ".errors",
+    "DeliveryError": ".errors",
+    "IntegrationError": ".errors",
+    "InvalidRequestError": ".errors",
+    "NotFoundError": ".errors",
+    "RateLimitError": ".errors",
+    "ServerError": ".errors",
+    "ValidationError": ".errors",
+    "WebhookError": ".errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

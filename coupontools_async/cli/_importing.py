@@ -10,7 +10,10 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+import attrs
+import typer
 
 from ..bulk import (
     CsvRows,
@@ -22,10 +25,13 @@ from ..bulk import (
     validate_wallet_row,
     wallet_columns,
 )
-from ..errors import ValidationError
-from ._common import UsageError
-from ._output import _Activity, _add_row, _failed_note, _print_pairs, _stdout, _table
+from ..errors import CoupontoolsError, ValidationError
+from ._common import UsageError, _Options, call
+from ._output import _Activity, _add_row, _failed_note, _print_pairs, _stderr, _stdout, _table
 from ._records import READ_ONLY_COLUMNS, _csv_uncell, _is_jsonl
+
+if TYPE_CHECKING:
+    from .._client import AsyncClient
 
 # ---------------------------------------------------------------------------- import
 
@@ -230,3 +236,66 @@ def _journal_for(file: Path, journal: Path | None, *, resume: bool, restart: boo
             "and send every row again"
         )
     return path
+
+
+@attrs.frozen
+class _ImportOptions:
+    """How the file of an import is read, journaled and resumed."""
+
+    journal: Path | None
+    total: int
+    encoding: str
+    delimiter: str | None
+    region: str | None
+    resume: bool
+
+
+def _send_file(
+    opts: _Options,
+    card: int,
+    file: Path,
+    how: _ImportOptions,
+    *,
+    concurrency: int,
+    batch_size: int,
+) -> ImportReport:
+    """Import the file's rows into ``card``; when the import stops on an error, say which
+    rows were not done (written beside the file) and how to continue, then exit."""
+    stopped: list[ImportReport] = []
+
+    async def send(ct: AsyncClient) -> ImportReport:
+        with _Activity(f"importing {file.name}", total=how.total, unit="rows") as activity:
+            try:
+                return await ct.wallet_users.import_users(
+                    card,
+                    _import_rows(file, how.encoding, how.delimiter),
+                    concurrency=concurrency,
+                    batch_size=batch_size,
+                    journal=how.journal,
+                    on_progress=activity.on_import,
+                    default_region=how.region,
+                )
+            except CoupontoolsError as exc:
+                partial = getattr(exc, "report", None)
+                if isinstance(partial, ImportReport):
+                    stopped.append(partial)  # what was done, and what was not
+                raise
+
+    if how.resume:
+        hint = "run the same command again to continue"
+    else:
+        hint = "add --resume to the same command to continue"
+    try:
+        report = call(opts, send, interrupted=hint)
+    except typer.Exit:
+        if stopped:  # the import stopped on an error: say which rows were not done
+            not_done = _write_failures(file, stopped[0].failed, how.encoding, how.delimiter)
+            _print_import_summary(
+                f"Import of {file.name} into card {card} (stopped)",
+                stopped[0],
+                not_done,
+                dry_run=False,
+            )
+            _stderr().print(f"the import stopped; {hint}: rows done are skipped", markup=False)
+        raise
+    return report

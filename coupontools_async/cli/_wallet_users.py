@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import CoupontoolsError
 from ._common import (
     EXIT_FAILED,
     MAX_CONCURRENCY,
@@ -17,11 +16,10 @@ from ._common import (
     options,
 )
 from ._help import _group
-from ._output import _Activity, _stderr
+from ._output import _Activity
 
 if TYPE_CHECKING:
-    from .._client import AsyncClient
-    from ..bulk import ImportReport
+    pass
 
 group = _group("Users of wallet (v4) loyalty cards.")
 
@@ -101,14 +99,14 @@ def wallet_users_import(
     fix them and import that file. Exit code 1 when any row failed.
     """
     from .._validation import check_region
-    from ..bulk import ImportReport
     from ._importing import (
         _check_header,
         _dry_run,
         _failed_path,
-        _import_rows,
+        _ImportOptions,
         _journal_for,
         _print_import_summary,
+        _send_file,
         _write_failures,
     )
     from ._records import _count_rows, _sandbox_note
@@ -126,43 +124,14 @@ def wallet_users_import(
         with _guard(opts), _Activity(f"importing {file.name}", total=total, unit="rows") as a:
             report = _dry_run(file, a, encoding, delimiter, region)
     else:
-        stopped: list[ImportReport] = []
-
-        async def send(ct: AsyncClient) -> ImportReport:
-            with _Activity(f"importing {file.name}", total=total, unit="rows") as activity:
-                try:
-                    return await ct.wallet_users.import_users(
-                        card,
-                        _import_rows(file, encoding, delimiter),
-                        concurrency=concurrency,
-                        batch_size=batch_size,
-                        journal=journal_path,
-                        on_progress=activity.on_import,
-                        default_region=region,
-                    )
-                except CoupontoolsError as exc:
-                    partial = getattr(exc, "report", None)
-                    if isinstance(partial, ImportReport):
-                        stopped.append(partial)  # what was done, and what was not
-                    raise
-
-        if resume:
-            hint = "run the same command again to continue"
-        else:
-            hint = "add --resume to the same command to continue"
-        try:
-            report = call(opts, send, interrupted=hint)
-        except typer.Exit:
-            if stopped:  # the import stopped on an error: say which rows were not done
-                not_done = _write_failures(file, stopped[0].failed, encoding, delimiter)
-                _print_import_summary(
-                    f"Import of {file.name} into card {card} (stopped)",
-                    stopped[0],
-                    not_done,
-                    dry_run=False,
-                )
-                _stderr().print(f"the import stopped; {hint}: rows done are skipped", markup=False)
-            raise
+        report = _send_file(
+            opts,
+            card,
+            file,
+            _ImportOptions(journal_path, total, encoding, delimiter, region, resume),
+            concurrency=concurrency,
+            batch_size=batch_size,
+        )
         _sandbox_note(opts)
     failures: Path | None = None
     with _guard(opts):

@@ -10,6 +10,8 @@ from ._campaigns import (
     _CODE_ALPHABET,
     CUSTOM_FIELDS,
     UTC,
+    Campaign,
+    CouponsState,
 )
 
 if TYPE_CHECKING:
@@ -41,12 +43,19 @@ def seed(state: SandboxState, rng: random.Random, *, sessions: int) -> None:
     st.folders.update({"fol_1001": "Seasonal", "fol_1002": "Loyalty"})
     st.categories.update({"cat_101": "Food & drinks", "cat_102": "Fashion"})
 
+    campaigns = _campaigns(st, rng)
+    _sessions(st, rng, campaigns, sessions)
+
+
+def _campaigns(st: CouponsState, rng: random.Random) -> list[Campaign]:
+    """The five seeded coupons."""
+
     def short_code() -> str:
         return "".join(rng.choice(_CODE_ALPHABET[10:]) for _ in range(3)) + str(
             rng.randrange(10, 99)
         )
 
-    campaigns = [
+    return [
         st.add_campaign(
             code=short_code(),
             name="Summer sale",
@@ -96,6 +105,12 @@ def seed(state: SandboxState, rng: random.Random, *, sessions: int) -> None:
             expiry=_FAR_FUTURE,
         ),
     ]
+
+
+def _sessions(
+    st: CouponsState, rng: random.Random, campaigns: list[Campaign], sessions: int
+) -> None:
+    """``sessions`` sessions of the coupons, in every state, spread over 2024."""
     weights = (40, 10, 25, 15, 10)
     picks = rng.choices(campaigns, weights=weights, k=sessions)
     random_ = rng.random  # int(random_() * n) rather than randrange: seeding 100k sessions is hot
