@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 import attrs
 
 from .._generated import models
-from ._common import ExportFormat, UsageError, _Options
+from ._common import ExportFormat, UsageError, _Options, call
 from ._output import _Activity, _json_default, _stderr, _text
 
 if TYPE_CHECKING:
+    from .._client import AsyncClient
     from .._pagination import Page
 
 USER_FIELDS = tuple(f.name for f in attrs.fields(models.WalletUserInput))
@@ -192,6 +193,24 @@ async def _next_page(pages: AsyncIterator[Page[Any]]) -> Page[Any] | None:
         return await pages.__anext__()
     except StopAsyncIteration:
         return None
+
+
+def _export_all(
+    opts: _Options,
+    pages: Callable[[AsyncClient], AsyncIterator[Page[Any]]],
+    output: Path | None,
+    *,
+    fmt: ExportFormat,
+    columns: Sequence[str],
+    record: Callable[[Any], Mapping[str, Any]],
+    what: str,
+) -> None:
+    """An export command: every item of ``pages(client)`` written, then how many and where."""
+    count = call(
+        opts,
+        lambda ct: _export(pages(ct), output, fmt=fmt, columns=columns, record=record, what=what),
+    )
+    _export_note(count, what, output)
 
 
 def _sandbox_note(opts: _Options) -> None:

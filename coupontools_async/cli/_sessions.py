@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import ExportFormat, SessionStateChoice, call, options
+from ._common import ExportFormat, SessionStateChoice, options
 from ._help import _group
 
 group = _group("Coupon sessions (v3).")
@@ -39,19 +39,16 @@ def sessions_export(
     Columns: session, session_url, sequenceid, customid, then the session's status
     (created_date_utc, opened, claimed, validated, ... in UTC).
     """
-    from ._records import SESSION_COLUMNS, _export, _export_note, _session_record
+    from ._records import SESSION_COLUMNS, _export_all, _session_record
 
-    count = call(
+    _export_all(
         options(ctx),
-        lambda ct: _export(
-            ct.sessions.iter(
-                campaign=campaign, state=state.value, start_date=start_date, end_date=end_date
-            ).pages(),
-            output,
-            fmt=fmt,
-            columns=SESSION_COLUMNS,
-            record=_session_record,
-            what="sessions",
-        ),
+        lambda ct: ct.sessions.iter(
+            campaign=campaign, state=state.value, start_date=start_date, end_date=end_date
+        ).pages(),
+        output,
+        fmt=fmt,
+        columns=SESSION_COLUMNS,
+        record=_session_record,
+        what="sessions",
     )
-    _export_note(count, "sessions", output)

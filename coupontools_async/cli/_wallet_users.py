@@ -12,7 +12,6 @@ from ._common import (
     MAX_CONCURRENCY,
     ExportFormat,
     _guard,
-    call,
     options,
 )
 from ._help import _group
@@ -166,17 +165,14 @@ def wallet_users_export(
     custom_1..custom_8 (what import accepts), then id, code, stamps, created_at,
     voided_at, download_url. The file imports back as it is.
     """
-    from ._records import USER_COLUMNS, _export, _export_note, _user_record
+    from ._records import USER_COLUMNS, _export_all, _user_record
 
-    count = call(
+    _export_all(
         options(ctx),
-        lambda ct: _export(
-            ct.wallet_users.iter(card, include_voided=include_voided).pages(),
-            output,
-            fmt=fmt,
-            columns=USER_COLUMNS,
-            record=_user_record,
-            what="users",
-        ),
+        lambda ct: ct.wallet_users.iter(card, include_voided=include_voided).pages(),
+        output,
+        fmt=fmt,
+        columns=USER_COLUMNS,
+        record=_user_record,
+        what="users",
     )
-    _export_note(count, "users", output)
