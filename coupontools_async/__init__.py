@@ -8,28 +8,34 @@
         cards = await ct.wallet_cards.list()
 """
 
+from __future__ import annotations
+
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._client import DEFAULT_BASE_URL, AsyncClient, RawResponse
-from ._pagination import AsyncPager, Page
-from ._transport import RetryEvent, RetryPolicy, RetryTransport
-from ._version import __version__
-from .errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    AuthenticationError,
-    ConflictError,
-    CoupontoolsError,
-    DeliveryError,
-    IntegrationError,
-    InvalidRequestError,
-    NotFoundError,
-    RateLimitError,
-    ServerError,
-    ValidationError,
-    WebhookError,
-)
+if TYPE_CHECKING:
+    from ._client import DEFAULT_BASE_URL, AsyncClient, RawResponse
+    from ._generated import models
+    from ._pagination import AsyncPager, Page
+    from ._transport import RetryEvent, RetryPolicy, RetryTransport
+    from .errors import (
+        APIConnectionError,
+        APIError,
+        APITimeoutError,
+        AuthenticationError,
+        ConflictError,
+        CoupontoolsError,
+        DeliveryError,
+        IntegrationError,
+        InvalidRequestError,
+        NotFoundError,
+        RateLimitError,
+        ServerError,
+        ValidationError,
+        WebhookError,
+    )
+
+from ._version import __version__  # one string, cheap to import
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -58,15 +64,46 @@ __all__ = [
     "models",
 ]
 
+# The names are imported when first used (PEP 562), so that `import coupontools_async.cli`
+# (the `coupontools` command's --help) does not pay for the client and the generated models.
+_LAZY = {
+    "DEFAULT_BASE_URL": "._client",
+    "AsyncClient": "._client",
+    "RawResponse": "._client",
+    "models": "._generated",
+    "AsyncPager": "._pagination",
+    "Page": "._pagination",
+    "RetryEvent": "._transport",
+    "RetryPolicy": "._transport",
+    "RetryTransport": "._transport",
+    "APIConnectionError": ".errors",
+    "APIError": ".errors",
+    "APITimeoutError": ".errors",
+    "AuthenticationError": ".errors",
+    "ConflictError": ".errors",
+    "CoupontoolsError": ".errors",
+    "DeliveryError": ".errors",
+    "IntegrationError": ".errors",
+    "InvalidRequestError": ".errors",
+    "NotFoundError": ".errors",
+    "RateLimitError": ".errors",
+    "ServerError": ".errors",
+    "ValidationError": ".errors",
+    "WebhookError": ".errors",
+}
 
-if TYPE_CHECKING:
-    from ._generated import models
+
+# Not seen by type checkers, so that a misspelt name is still an error to them.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module, __name__), name)
+        globals()[name] = value
+        return value
 
 
-def __getattr__(name: str) -> Any:
-    # The models module is the heaviest of the package: loaded when first used.
-    if name == "models":
-        from ._generated import models
-
-        return models
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -299,6 +299,7 @@ def test_webhooks_verify_prints_a_genuine_event(
     import anyio
 
     from coupontools_async import cli
+    from coupontools_async.cli import _common as cli_common
     from coupontools_async.sandbox import Sandbox
 
     sandbox = Sandbox.seeded(0, sessions=10)
@@ -309,7 +310,7 @@ def test_webhooks_verify_prints_a_genuine_event(
 
     anyio.run(create)
     event_id = sandbox.state.events[-1]["id"]
-    monkeypatch.setattr(cli, "_client", lambda opts: sandbox.client())
+    monkeypatch.setattr(cli_common, "_client", lambda opts: sandbox.client())
     assert cli.main(["webhooks", "verify", event_id]) == 0
     out = capsys.readouterr().out
     assert event_id in out

@@ -1,4 +1,6 @@
-"""Sandbox domains: subaccounts (``/v4/subaccount*``, v3 envelope) and directories (v3).
+"""State and seed data of subaccounts (``/v4/subaccount*``) and directories (v3).
+
+Their handlers are in ``_subaccounts`` and ``_directories``.
 
 Payloads use the wire names of the spec's ``Subaccount*``, ``Directory*`` and
 ``Category*`` schemas. Almost none of these answers is documented (FACTS.md names the
@@ -7,15 +9,15 @@ endpoints and a few errors); the choices are said in a comment next to the code.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import string
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._core import Call, fail, handles
+from ._wire_helpers import code as _code
+from ._wire_helpers import ts as _ts
 
 if TYPE_CHECKING:
     from ._state import SandboxState
@@ -31,25 +33,7 @@ __all__ = [
 
 _DIRECTORY_NOT_FOUND = "Directory ID not found"
 _SUBACCOUNT_NOT_FOUND = "Subaccount not found"
-_CODE_ALPHABET = string.ascii_lowercase + string.digits
 _SEED_EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
-
-
-def _ts(moment: datetime | None) -> str | None:
-    """A v3 timestamp, ``yyyy-MM-dd HH:mm:ss`` UTC (None stays None: answered as "")."""
-    if moment is None:
-        return None
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _code(seed: str, length: int) -> str:
-    """A deterministic lowercase code derived from ``seed``."""
-    number = int.from_bytes(hashlib.sha256(seed.encode()).digest(), "big")
-    chars = []
-    for _ in range(length):
-        number, rest = divmod(number, len(_CODE_ALPHABET))
-        chars.append(_CODE_ALPHABET[rest])
-    return "".join(chars)
 
 
 # ------------------------------------------------------------------------ subaccounts
@@ -321,241 +305,6 @@ class AccountState:
         self.next_category += 1
         self.categories[category.id] = category
         return category
-
-
-def _digest(password: Any) -> str:
-    """Only a digest of a password is kept, so a state dump never shows one."""
-    return hashlib.sha256(str(password).encode()).hexdigest()
-
-
-def _subaccount(call: Call, message: str = _SUBACCOUNT_NOT_FOUND) -> Subaccount:
-    sub = call.state.account.subaccounts.get(str(call.arg("subaccount", "")))
-    if sub is None:
-        fail(510, message)
-    return sub
-
-
-def _check_email(call: Call, email: str, *, owner: str | None = None) -> None:
-    """305 for a malformed address (the core checks the format first; this is a backstop),
-    304 when another subaccount has it (any case)."""
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain or " " in email:
-        fail(305, "Email address is not valid")
-    holder = call.state.account.subaccount_by_email.get(email.lower())
-    if holder is not None and holder != owner:
-        fail(304, "Email already exists")
-
-
-def _check_expiry(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value)
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        fail(303, "Invalid format in parameter: expiry_date. Required format: yyyy-MM-dd")
-    if len(text) != 10:
-        fail(303, "Invalid format in parameter: expiry_date. Required format: yyyy-MM-dd")
-    return text
-
-
-@handles("subaccounts_list")
-def subaccounts_list(call: Call) -> dict[str, Any]:
-    """Every subaccount, oldest first."""
-    subs = call.state.account.subaccounts.values()
-    return {"amount_of_subaccounts": len(subs), "subaccounts": [s.payload() for s in subs]}
-
-
-@handles("subaccounts_get")
-def subaccounts_get(call: Call) -> dict[str, Any]:
-    """One subaccount; an unknown id is 510 (FACTS.md: subaccount not found)."""
-    return {"subaccount": _subaccount(call).payload()}
-
-
-@handles("subaccounts_create")
-def subaccounts_create(call: Call) -> dict[str, Any]:
-    """A new subaccount; emits ``subaccount_created`` with its account data.
-
-    Undocumented defaults: status ``customer``, no package, 10 campaigns at most.
-    """
-    state = call.state.account
-    email = str(call.arg("email", "")).strip()
-    if not email:
-        fail(200, "Missing parameter: email")
-    _check_email(call, email)
-    expiry = _check_expiry(call.arg("expiry_date"))
-    password = call.arg("password")
-    sub = state.add_subaccount(
-        Subaccount(
-            email=email,
-            password_sha256=_digest(password) if password else None,
-            package=str(call.arg("package", "")),
-            status=str(call.arg("status", "customer")),
-            first_name=str(call.arg("first_name", "")),
-            last_name=str(call.arg("last_name", "")),
-            country=str(call.arg("country", "")),
-            company_name=str(call.arg("company_name", "")),
-            expiry_date=expiry,
-            created_at=call.now(),
-        )
-    )
-    call.emit(
-        "subaccount_created",
-        {
-            "subaccount": sub.id,
-            "data": {
-                "email": sub.email,
-                "company_name": sub.company_name,
-                "first_name": sub.first_name,
-                "last_name": sub.last_name,
-                "phone": "",  # create takes no phone; the event's field stays empty
-                "country": sub.country,
-            },
-        },
-    )
-    # The answer's subaccount is an object with ID (FACTS.md evidence, Grade A).
-    return {"result": "saved_successfully", "subaccount": sub.payload()}
-
-
-@handles("subaccounts_reset_password_url")
-def subaccounts_reset_password_url(call: Call) -> dict[str, Any]:
-    """A new password reset URL, with a fresh token on every call.
-
-    No error is documented; an unknown subaccount answers 510 like the rest of the family.
-    """
-    state = call.state.account
-    sub = _subaccount(call)
-    token = state.token()
-    state.reset_urls[token] = sub.id
-    return {"subaccount": {"ID": sub.id, "url": f"{state.app_url}/password/reset/{token}"}}
-
-
-@handles("subaccounts_sso")
-def subaccounts_sso(call: Call) -> dict[str, Any]:
-    """A fresh single sign on token and its login URLs, opening ``page`` (campaigns by default)."""
-    state = call.state.account
-    sub = _subaccount(call, "Subaccount ID not correct.")
-    page = str(call.arg("page", "campaigns"))
-    query = f"page={page}"
-    if page == "update_campaign":
-        campaign = call.arg("campaign")
-        if not campaign:
-            fail(200, "Missing parameter: campaign")
-        query += f"&campaign={campaign}"
-    token = state.token()
-    state.sso_tokens[token] = sub.id
-    return {"subaccount": {"ID": sub.id, **_sso_links(state, token, query)}}
-
-
-@handles("account_sso")
-def account_sso(call: Call) -> dict[str, Any]:
-    """A fresh single sign on token for the account itself (no parameters)."""
-    state = call.state.account
-    token = state.token()
-    state.account_sso_tokens.append(token)
-    return {"account": _sso_links(state, token, "page=campaigns")}
-
-
-@handles("account_teammate_sso")
-def account_teammate_sso(call: Call) -> dict[str, Any]:
-    """A fresh token for a teammate (503 when unknown), opening ``campaign`` when given (502)."""
-    state = call.state.account
-    teammate = call.arg("teammate")
-    if teammate not in state.teammates:
-        fail(503, "Teammate ID not found")
-    query = "page=campaigns"
-    campaign = call.arg("campaign")
-    if campaign is not None:
-        if campaign not in call.state.coupons.campaigns:
-            fail(502, "Campaign ID not found")
-        query = f"page=update_campaign&campaign={campaign}"
-    token = state.token()
-    state.teammate_sso_tokens[token] = teammate
-    return {"teammate": {"ID": teammate, **_sso_links(state, token, query)}}
-
-
-def _sso_links(state: AccountState, token: str, query: str) -> dict[str, str]:
-    return {
-        "token": token,
-        "url": f"{state.app_url}/sso/{token}?{query}",
-        "url_whitelabel": f"{state.whitelabel_url}/sso/{token}?{query}",
-    }
-
-
-def _directory(call: Call) -> Directory:
-    directory = call.state.account.directories.get(str(call.arg("directory", "")))
-    if directory is None:
-        fail(507, _DIRECTORY_NOT_FOUND)
-    return directory
-
-
-@handles("directories_list")
-def directories_list(call: Call) -> dict[str, Any]:
-    """Every directory, oldest first."""
-    directories = call.state.account.directories.values()
-    return {
-        "amount_of_directories": len(directories),
-        "directory": [d.payload() for d in directories],
-    }
-
-
-@handles("directories_get")
-def directories_get(call: Call) -> dict[str, Any]:
-    """One directory, as a one-item ``directory`` list (spec x-assumption)."""
-    return {"directory": [_directory(call).payload()]}
-
-
-@handles("directories_users")
-def directories_users(call: Call) -> dict[str, Any]:
-    """One page of registered users, newest first; pages of ``config.directory_page_size``
-    from page 1; a page past the end is empty."""
-    directory = _directory(call)
-    size = call.state.config.directory_page_size
-    page = int(call.arg("page", 1))
-    # Page p holds, newest first, the registrations [n - p*size, n - (p-1)*size) of the
-    # oldest-first order: a slice, not a sort of the whole list.
-    total = len(directory.order)
-    end = max(total - (page - 1) * size, 0)
-    start = max(end - size, 0)
-    users = [directory.users[uid].payload() for uid in reversed(directory.order[start:end])]
-    return {"directory": directory.id, "amount_of_users": len(users), "users": users}
-
-
-@handles("directories_update_user")
-def directories_update_user(call: Call) -> dict[str, Any]:
-    """Set a registered user's payment status.
-
-    No error is documented; an unknown user answers 505 "User ID not found", the v3
-    family's "... ID not found" code (NotFoundError), after 507 for the directory.
-    """
-    directory = _directory(call)
-    user = directory.users.get(str(call.arg("user", "")))
-    if user is None:
-        fail(505, "User ID not found")
-    user.payment_status = str(call.arg("payment_status"))
-    return {
-        "result": "updated_successfully",
-        "directory": directory.id,
-        "user": user.id,
-        "payment_status": user.payment_status,
-    }
-
-
-@handles("directories_categories")
-def directories_categories(call: Call) -> dict[str, Any]:
-    """Every category of every level, each naming its ``parent``."""
-    categories = call.state.account.categories.values()
-    return {
-        "amount_of_categories": len(categories),
-        "category": [c.payload() for c in categories],
-    }
-
-
-@handles("directories_main_categories")
-def directories_main_categories(call: Call) -> dict[str, Any]:
-    """The 3rd level categories only (what FACTS.md says category/main/list answers)."""
-    third = [c.payload() for c in call.state.account.categories.values() if c.level == 3]
-    return {"amount_of_categories": len(third), "category": third}
 
 
 # ------------------------------------------------------------------------------ seed

@@ -17,18 +17,17 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._core import Call, fail, handles
+from ._wire_helpers import code as _code
+from ._wire_helpers import ts as _ts
 
 if TYPE_CHECKING:
     from ._state import SandboxState
 
 __all__ = [
     "OWNER_SUBACCOUNT",
-    "Contact",
-    "ContactGroup",
     "LoyaltyState",
     "LoyaltyUser",
     "Membership",
-    "MessagingState",
     "WebLoyaltyCard",
     "seed",
 ]
@@ -37,28 +36,8 @@ OWNER_SUBACCOUNT = "sub_1000"
 """The sandbox account's own id: ``loyalty_complete`` events name it as the card's owner
 (the docs' example names a ``sub_...``; which one is not documented)."""
 
-_SMS_OFF = "Your account is not connected with the Coupontools SMS services"
-# api-docs 003 answers 103 with an "Email" text on every emailtool endpoint, although
-# FACTS.md lists 104 for "no email integration"; the spec follows api-docs, so do we.
-_EMAIL_OFF = "Your account is not connected with the Coupontools Email services"
 _BIRTHDAY_FORMAT = "incorrect format in birthday field, must be yyyy-MM-dd"
 _SAVED = "saved_successfully"
-_CODE_ALPHABET = string.ascii_lowercase + string.digits
-
-
-def _ts(moment: datetime) -> str:
-    """A v3 timestamp: ``yyyy-MM-dd HH:mm:ss`` in UTC."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _code(seed: str, length: int) -> str:
-    """A deterministic lowercase code derived from ``seed`` (card codes, statcodes)."""
-    number = int.from_bytes(hashlib.sha256(seed.encode()).digest(), "big")
-    chars = []
-    for _ in range(length):
-        number, rest = divmod(number, len(_CODE_ALPHABET))
-        chars.append(_CODE_ALPHABET[rest])
-    return "".join(chars)
 
 
 def _valid_birthday(value: Any) -> str | None:
@@ -380,240 +359,6 @@ def loyalty_users_update(call: Call) -> dict[str, Any]:
         "loyaltycard": card.id,
         "user": user.id,
         "stamps": member.stamps,
-    }
-
-
-# ------------------------------------------------------------------------- messaging
-
-
-@attrs.define(kw_only=True)
-class Contact:
-    """A contact of an SMS group (``phone``) or an email group (``email``)."""
-
-    id: str = ""
-    phone: str = ""
-    """Digits without the '+', as api-docs 003 shows saved numbers."""
-    email: str = ""
-    first_name: str = ""
-    last_name: str = ""
-    birthday: str | None = None
-    custom: dict[str, str] = attrs.Factory(dict)
-    """Custom fields by their wire name (``customfield1`` for SMS, ``custom1`` for email)."""
-    unsubscribed: bool = False
-    unsubscribed_at: datetime | None = None
-
-    def payload(self, *, sms: bool) -> dict[str, Any]:
-        """The ``SmsContact`` / ``EmailContact`` wire object."""
-        out: dict[str, Any] = {"ID": self.id}
-        if sms:
-            out["phone"] = self.phone
-        else:
-            out["email"] = self.email
-        out.update(
-            first_name=self.first_name,
-            last_name=self.last_name,
-            unsubscribed=self.unsubscribed,
-        )
-        if self.unsubscribed_at is not None:
-            # The layout api-docs 003 shows ("13/07/2018 19:47 UTC"), and only when
-            # unsubscribed, as there.
-            out["unsubscribedate"] = self.unsubscribed_at.strftime("%d/%m/%Y %H:%M UTC")
-        return out
-
-
-@attrs.define(kw_only=True)
-class ContactGroup:
-    """An SMS or email group (``gro_<number>``)."""
-
-    id: str = ""
-    number: int = 0
-    name: str = ""
-    contacts: dict[str, Contact] = attrs.Factory(dict)
-    by_address: dict[str, str] = attrs.Factory(dict)
-    """Phone digits or lowercased email → contact id: one contact per address."""
-
-
-@attrs.define(kw_only=True)
-class MessagingState:
-    """The SMS and email tools: whether each is connected, their groups and contacts."""
-
-    sms_connected: bool = True
-    """False: every smstool call answers 103 (no SMS platform connected)."""
-    email_connected: bool = True
-    """False: every emailtool call answers 103 (api-docs 003's code for email too)."""
-    sms_groups: dict[str, ContactGroup] = attrs.Factory(dict)
-    email_groups: dict[str, ContactGroup] = attrs.Factory(dict)
-    next_group: int = 119251
-    """Shared by both tools, so a ``gro_`` id names one group only."""
-    next_contact: int = 12345678
-
-    def add_group(self, name: str, *, sms: bool) -> ContactGroup:
-        """A new group with the next number."""
-        group = ContactGroup(id=f"gro_{self.next_group}", number=self.next_group, name=name)
-        self.next_group += 1
-        (self.sms_groups if sms else self.email_groups)[group.id] = group
-        return group
-
-    def save_contact(self, group: ContactGroup, address: str, fields: dict[str, Any]) -> Contact:
-        """Add a contact, or update the one with this address (given fields only).
-
-        Undocumented: adding an address twice updates the contact rather than making a
-        second one, and never clears an unsubscription (an opt-out stays an opt-out).
-        """
-        key = address.lower()
-        contact_id = group.by_address.get(key)
-        if contact_id is None:
-            contact = Contact(id=f"con_{self.next_contact}")
-            self.next_contact += 1
-            group.contacts[contact.id] = contact
-            group.by_address[key] = contact.id
-        else:
-            contact = group.contacts[contact_id]
-        for name, value in fields.items():
-            if value is None:
-                continue
-            if name in ("phone", "email", "first_name", "last_name", "birthday"):
-                setattr(contact, name, value)
-            else:
-                contact.custom[name] = str(value)
-        return contact
-
-
-def _sms(call: Call) -> MessagingState:
-    messaging = call.state.messaging
-    if not messaging.sms_connected:
-        fail(103, _SMS_OFF)
-    return messaging
-
-
-def _email(call: Call) -> MessagingState:
-    messaging = call.state.messaging
-    if not messaging.email_connected:
-        fail(103, _EMAIL_OFF)
-    return messaging
-
-
-def _group(groups: dict[str, ContactGroup], group_id: Any) -> ContactGroup:
-    group = groups.get(str(group_id))
-    if group is None:
-        fail(514, "Group ID not found")
-    return group
-
-
-def _group_list(groups: dict[str, ContactGroup]) -> dict[str, Any]:
-    return {
-        "amount_of_groups": len(groups),
-        "group": [{"ID": g.id, "name": g.name} for g in groups.values()],
-    }
-
-
-def _contact_list(group: ContactGroup, *, sms: bool) -> dict[str, Any]:
-    return {
-        "group_id": group.id,
-        "group_name": group.name,
-        "amount_of_contacts": len(group.contacts),
-        "contact": [c.payload(sms=sms) for c in group.contacts.values()],
-    }
-
-
-def _group_name(call: Call) -> str:
-    name = str(call.arg("group_name", "")).strip()
-    if not name:
-        fail(200, "Missing parameter: group_name")
-    return name
-
-
-_SMS_CUSTOM = tuple(f"customfield{i}" for i in range(1, 8))
-_EMAIL_CUSTOM = tuple(f"custom{i}" for i in range(1, 11))
-
-
-@handles("sms_list_groups")
-def sms_list_groups(call: Call) -> dict[str, Any]:
-    """Every SMS group, oldest first."""
-    return _group_list(_sms(call).sms_groups)
-
-
-@handles("sms_list_contacts")
-def sms_list_contacts(call: Call) -> dict[str, Any]:
-    """An SMS group and all its contacts (subscribed or not)."""
-    return _contact_list(_group(_sms(call).sms_groups, call.arg("smsgroup")), sms=True)
-
-
-@handles("sms_create_group")
-def sms_create_group(call: Call) -> dict[str, Any]:
-    """A new SMS group; answers the bare number ``groupid`` as api-docs 003 shows."""
-    group = _sms(call).add_group(_group_name(call), sms=True)
-    return {"result": _SAVED, "groupid": group.number}
-
-
-@handles("sms_add_contact")
-def sms_add_contact(call: Call) -> dict[str, Any]:
-    """Add (or update) a contact of an SMS group; the phone is saved without its '+'."""
-    messaging = _sms(call)
-    group = _group(messaging.sms_groups, call.arg("smsgroup"))
-    phone = str(call.arg("phone", "")).strip().lstrip("+")
-    if not phone:
-        fail(200, "Missing parameter: phone")
-    fields: dict[str, Any] = {
-        "phone": phone,
-        "first_name": call.arg("first_name"),
-        "last_name": call.arg("last_name"),
-        "birthday": _valid_birthday(call.arg("birthday")),
-    }
-    fields.update((name, call.arg(name)) for name in _SMS_CUSTOM)
-    contact = messaging.save_contact(group, phone, fields)
-    return {
-        "group_id": group.id,
-        "phone": contact.phone,
-        "first_name": contact.first_name,
-        "last_name": contact.last_name,
-        "result": _SAVED,
-        "contact_id": contact.id,
-    }
-
-
-@handles("email_list_groups")
-def email_list_groups(call: Call) -> dict[str, Any]:
-    """Every email group, oldest first."""
-    return _group_list(_email(call).email_groups)
-
-
-@handles("email_list_contacts")
-def email_list_contacts(call: Call) -> dict[str, Any]:
-    """An email group and all its contacts (subscribed or not)."""
-    return _contact_list(_group(_email(call).email_groups, call.arg("emailgroup")), sms=False)
-
-
-@handles("email_create_group")
-def email_create_group(call: Call) -> dict[str, Any]:
-    """A new email group; answers ``group_id`` as a ``gro_...`` string as api-docs 003 shows."""
-    group = _email(call).add_group(_group_name(call), sms=False)
-    return {"result": _SAVED, "group_id": group.id}
-
-
-@handles("email_add_contact")
-def email_add_contact(call: Call) -> dict[str, Any]:
-    """Add (or update) a contact of an email group; one contact per address, any case."""
-    messaging = _email(call)
-    group = _group(messaging.email_groups, call.arg("emailgroup"))
-    email = str(call.arg("email", "")).strip()
-    if not email:
-        fail(200, "Missing parameter: email")
-    fields: dict[str, Any] = {
-        "email": email,
-        "first_name": call.arg("first_name"),
-        "last_name": call.arg("last_name"),
-        "birthday": _valid_birthday(call.arg("birthday")),
-    }
-    fields.update((name, call.arg(name)) for name in _EMAIL_CUSTOM)
-    contact = messaging.save_contact(group, email, fields)
-    return {
-        "group_id": group.id,
-        "email": contact.email,
-        "first_name": contact.first_name,
-        "last_name": contact.last_name,
-        "result": _SAVED,
-        "contact_id": contact.id,
     }
 
 

@@ -16,11 +16,26 @@ import anyio
 import attrs
 
 from .._generated import OPERATIONS, Operation
-from . import _account, _coupons, _directories_v4, _loyalty, _wallet
+from . import (
+    _account,
+    _coupons,
+    _coupons_seed,
+    _directories,
+    _directories_v4,
+    _distribution,
+    _loyalty,
+    _messaging,
+    _sessions,
+    _single_use,
+    _subaccounts,
+    _wallet,
+    _webhooks,
+)
 from ._checks import Refusal, check_body, check_path
 from ._core import HANDLERS, Call, HttpFailure, V3Failure, utc_now
 from ._faults import Decision, Faults, retry_after_header
 from ._state import SandboxConfig, SandboxState
+from ._wire_helpers import TIME_FORMAT
 
 if TYPE_CHECKING:
     from .._client import AsyncClient
@@ -39,8 +54,20 @@ logger = logging.getLogger("coupontools_async.sandbox")
 SANDBOX_BASE_URL = "https://sandbox.coupontools.invalid"
 """The base URL of in-process sandbox clients (never resolved: no request leaves the process)."""
 
-_DOMAINS = (_account, _coupons, _loyalty, _wallet)
-_HANDLERS_ONLY = (_directories_v4,)  # registers handlers; its data lives in _account
+# Seeded in this order (one rng goes through them): a new domain goes last.
+_DOMAINS = (_account, _coupons_seed, _loyalty, _wallet)
+# Modules of handlers only (importing one registers them); their data lives in a domain.
+_HANDLERS_ONLY = (
+    _coupons,
+    _directories,
+    _directories_v4,
+    _distribution,
+    _messaging,
+    _sessions,
+    _single_use,
+    _subaccounts,
+    _webhooks,
+)
 _AUTH_TEXT = "HTTP/1.0 401 Unauthorized. Client ID or Secret not correct."
 _UNPROCESSABLE = "HTTP/1.0 422 Unprocessable entity."
 WebhookHook = Callable[[dict[str, Any]], Any]
@@ -310,7 +337,7 @@ class Sandbox:
         alphabet = string.ascii_letters + string.digits
         event = {
             "id": "evt_" + "".join(self._ids.choice(alphabet) for _ in range(20)),
-            "datetime": utc_now().strftime("%Y-%m-%d %H:%M:%S"),
+            "datetime": utc_now().strftime(TIME_FORMAT),
             "type": event_type,
             **payload,
         }
@@ -384,7 +411,7 @@ def _stringify(value: Any) -> Any:
     if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        return value.strftime(TIME_FORMAT)
     return value
 
 
@@ -397,7 +424,7 @@ def _json_response(
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        return value.strftime(TIME_FORMAT)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 

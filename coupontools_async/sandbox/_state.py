@@ -7,8 +7,9 @@ from typing import Any
 import attrs
 
 from ._account import AccountState
-from ._coupons import CouponsState
-from ._loyalty import LoyaltyState, MessagingState
+from ._campaigns import CouponsState
+from ._loyalty import LoyaltyState
+from ._messaging import MessagingState
 from ._wallet import WalletState
 
 __all__ = ["SandboxConfig", "SandboxState"]

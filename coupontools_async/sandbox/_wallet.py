@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._core import Call, fail, handles, http_fail
+from ._core import Call, handles, http_fail
+from ._wire_helpers import code as _code
+from ._wire_helpers import ts as _ts
 
 if TYPE_CHECKING:
     from ._state import SandboxConfig, SandboxState
@@ -59,31 +61,6 @@ SEARCHED_FIELDS = ("email", "phone", "first_name", "last_name", "code")
 
 SEED_EPOCH = datetime(2025, 1, 6, 9, 0, tzinfo=timezone.utc)
 """Seeded timestamps count from here, not from the clock, so a seed gives equal states."""
-
-_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
-
-
-def _code(kind: str, number: int, length: int) -> str:
-    """A stable lowercase alphanumeric code for the ``number``-th card or user.
-
-    Derived from the id rather than drawn from an rng so codes do not depend on the
-    order calls arrive in, and two sandboxes with the same history agree.
-    """
-    digest = int.from_bytes(hashlib.blake2b(f"{kind}:{number}".encode()).digest(), "big")
-    chars = []
-    for _ in range(length):
-        digest, index = divmod(digest, len(_ALNUM))
-        chars.append(_ALNUM[index])
-    return "".join(chars)
-
-
-def _ts(moment: datetime | None) -> str | None:
-    """The docs' ``yyyy-MM-dd HH:mm:ss``, in UTC."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _aware(moment: datetime) -> datetime:
@@ -302,7 +279,7 @@ class WalletState:
         self.next_card_id += 1
         card = Card(
             id=card_id,
-            code=_code("card", card_id, 6),
+            code=_code(f"card:{card_id}", 6, digest=hashlib.blake2b),
             name=name,
             domain=domain,
             type=type,
@@ -315,7 +292,7 @@ class WalletState:
         """Create a user on ``card`` with these user fields (duplicates are allowed)."""
         user_id = self.next_user_id
         self.next_user_id += 1
-        code = _code("user", user_id, 21)
+        code = _code(f"user:{user_id}", 21, digest=hashlib.blake2b)
         user = CardUser(
             id=user_id,
             card_id=card.id,
@@ -524,42 +501,6 @@ def users_delete(call: Call) -> None:
     """Delete the user."""
     card = _card(call)
     call.state.wallet.remove_user(card, _user(call, card))
-
-
-def _first_text(event: dict[str, Any], keys: tuple[str, ...]) -> str | None:
-    for key in keys:
-        value = event.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-# Where each event payload names its coupon (campaign) and its session, by payload
-# shape: coupon_* events carry `campaign` and `session`, coupon_created a `coupon`
-# id, loyalty_complete a `statcode`, lp_submission `target_coupon`/`target_statcode`.
-_COUPON_KEYS = ("campaign", "target_coupon")
-_STATCODE_KEYS = ("session", "statcode", "target_statcode")
-
-
-@handles("webhooks_verify")
-def webhooks_verify(call: Call) -> dict[str, Any]:
-    """What the sandbox knows about an event it emitted (v3 envelope added by the core)."""
-    event_id = call.arg("webhook", "")
-    event = call.state.event(event_id)
-    if event is None:
-        fail(509, "Webhook not found")
-    event_type = str(event.get("type", ""))
-    coupon = _first_text(event, _COUPON_KEYS)
-    if coupon is None and event_type == "coupon_created":
-        coupon = _first_text(event, ("coupon",))  # there `coupon` is the cam_ id itself
-    moment = event.get("datetime")
-    return {
-        "webhook": event_id,
-        "datetime": _ts(moment) if isinstance(moment, datetime) else moment,
-        "type": event_type,
-        "coupon": coupon,
-        "statcode": _first_text(event, _STATCODE_KEYS),
-    }
 
 
 # ----------------------------------------------------------------------------- seed

@@ -11,6 +11,8 @@ import httpx
 import pytest
 
 from coupontools_async import cli
+from coupontools_async.cli import _common as cli_common
+from coupontools_async.cli import _importing as cli_importing
 from tests.attacks._hostile import CLIENT_SECRET, client, mock
 
 # Retitle the terminal, clear the screen, ring the bell; 0x9b is the one-byte CSI.
@@ -52,7 +54,7 @@ def test_webhooks_parse_json_escapes_what_json_itself_leaves_raw(
 
 
 def _through(monkeypatch: pytest.MonkeyPatch, handler: Any) -> None:
-    monkeypatch.setattr(cli, "_client", lambda opts: client(transport=mock(handler)))
+    monkeypatch.setattr(cli_common, "_client", lambda opts: client(transport=mock(handler)))
 
 
 def _refusing_with_the_secret(request: httpx.Request) -> httpx.Response:
@@ -116,5 +118,5 @@ def test_an_export_neutralises_cells_a_spreadsheet_would_run_and_imports_back_as
     assert [r["first_name"] for r in rows] == ["'" + name for name in HOSTILE_NAMES]
     assert {r["phone"] for r in rows} == {"+31612345678"}  # a phone number is not a formula
     assert {r["stamps"] for r in rows} == {"-1"}
-    imported = [row.data["first_name"] for row in cli._import_rows(target)]
+    imported = [row.data["first_name"] for row in cli_importing._import_rows(target)]
     assert imported == HOSTILE_NAMES

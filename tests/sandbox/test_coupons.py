@@ -18,8 +18,8 @@ from coupontools_async import AsyncClient, errors, models
 from coupontools_async._convert import structure
 from coupontools_async._generated import OPERATIONS
 from coupontools_async.sandbox import Sandbox, SandboxConfig
+from coupontools_async.sandbox._campaigns import Session
 from coupontools_async.sandbox._core import HANDLERS, Call, V3Failure
-from coupontools_async.sandbox._coupons import Session
 
 pytestmark = pytest.mark.anyio
 
