@@ -14,13 +14,13 @@ import html
 import json
 import math
 import re
-from collections.abc import Callable
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
+from . import _fast
 from ._generated._runtime import Operation
 from .errors import (
     APIError,
@@ -47,11 +47,6 @@ _FAILED_WORDS = frozenset({"failed", "fail", "error"})
 _OK = "ok"
 _FAILED = "failed"
 
-_orjson_loads: Callable[[bytes], Any] | None
-try:
-    from orjson import loads as _orjson_loads
-except ImportError:  # pragma: no cover - depends on the install
-    _orjson_loads = None
 
 _NOT_JSON: Any = object()
 """What :func:`_loads` answers for a body that is not JSON (``None`` is valid JSON)."""
@@ -230,16 +225,8 @@ def _check_empty(op: Operation[Any], response: httpx.Response) -> None:
 
 
 def _json_loads(content: bytes) -> Any:
-    """orjson when installed (the ``speed`` extra: about 1.4x faster), else json.
-
-    orjson is stricter (NaN, integers past 64 bits): what it refuses, json decides.
-    """
-    if _orjson_loads is not None:
-        try:
-            return _orjson_loads(content)
-        except ValueError:
-            pass
-    return json.loads(content)
+    """The answer's JSON, parsed as ``json.loads`` parses it (msgspec first when installed)."""
+    return _fast.loads(content)
 
 
 def _loads(content: bytes) -> Any:
