@@ -136,3 +136,13 @@ async def test_a_client_answer_orjson_refuses_still_decodes_with_its_unknown_key
         cards = await ct.wallet_cards.list()
     assert cards[0].id == 123456789012345678901234567890
     assert math.isnan(cards[0].extra_fields["tier_2027"])
+
+
+@pytest.mark.parametrize("parser", ["msgspec", "json"])
+def test_an_answer_nested_too_deep_is_not_json_on_either_parser(
+    monkeypatch: pytest.MonkeyPatch, parser: str
+) -> None:
+    if parser == "json":
+        monkeypatch.setattr(_fast, "_decode", None)
+    hostile = b"[" * 200_000 + b"]" * 200_000
+    assert _envelope._loads(hostile) is _envelope._NOT_JSON
