@@ -13,7 +13,6 @@ import enum
 import json
 import math
 import re
-from collections.abc import Callable
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -36,11 +35,6 @@ __all__ = [
     "to_date",
 ]
 
-_orjson_loads: Callable[[bytes | str], Any] | None
-try:
-    from orjson import loads as _orjson_loads
-except ImportError:  # pragma: no cover - depends on the install
-    _orjson_loads = None
 
 _DELTA_SECONDS = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 
@@ -49,16 +43,12 @@ _DELTA_SECONDS = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 
 
 def json_loads(content: bytes | str) -> Any:
-    """orjson when installed (the ``speed`` extra: about 1.4x faster), else json.
+    """``content`` parsed exactly as ``json.loads`` parses it; through msgspec when the
+    ``speed`` extra is installed (see :mod:`._fast`: orjson is not used, it turns integers
+    past 64 bits into floats)."""
+    from ._fast import loads
 
-    orjson is stricter (NaN, integers past 64 bits): what it refuses, json decides.
-    """
-    if _orjson_loads is not None:
-        try:
-            return _orjson_loads(content)
-        except ValueError:
-            pass
-    return json.loads(content)
+    return loads(content.encode() if isinstance(content, str) else content)
 
 
 def json_default(value: Any) -> Any:

@@ -65,7 +65,7 @@ def test_a_body_with_nan_is_refused_and_text_stays_utf8() -> None:
         _wire.json_dumps({"x": float("nan")})
 
 
-def test_json_loads_takes_what_orjson_refuses() -> None:
+def test_json_loads_takes_what_the_fast_parser_refuses() -> None:
     import math
 
     assert math.isnan(_wire.json_loads(b'{"x": NaN}')["x"])

@@ -1,0 +1,148 @@
+"""The fast path (msgspec, the ``speed`` extra) decodes exactly as the plain one.
+
+Answers are parsed with msgspec when it is installed, json otherwise, and then go through
+the same generated decoders. "Exactly" is checked on the decoded models, their
+``extra_fields`` included, on arbitrary wire bytes (unknown keys, stringly numbers,
+nulls, PHP's ``[]``), and on what msgspec refuses, which json then decides.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from coupontools_async import AsyncClient, _envelope, _fast
+from coupontools_async._convert import converter
+from coupontools_async._generated import models
+from tests.test_decoders import MODELS, deep, outcome, payloads
+
+msgspec = pytest.importorskip("msgspec", reason="the speed extra is part of dev")
+
+
+def decoded_both_ways(body: bytes, cls: Any) -> tuple[Any, Any]:
+    fast = outcome(converter, _envelope._json_loads(body), cls)
+    plain = outcome(converter, json.loads(body), cls)
+    return fast, plain
+
+
+@pytest.mark.parametrize("cls", MODELS, ids=lambda cls: cls.__name__)
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_msgspec_and_json_decode_arbitrary_wire_bytes_into_the_same_models(
+    cls: type[Any], data: st.DataObject
+) -> None:
+    body = json.dumps(data.draw(payloads(cls))).encode()
+    fast, plain = decoded_both_ways(body, cls)
+    assert fast == plain
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    page=st.lists(
+        st.fixed_dictionaries(
+            {"id": st.one_of(st.integers(0, 2**31), st.sampled_from(["7", "42"]))},
+            optional={
+                "stamps": st.one_of(st.none(), st.integers(0, 9), st.sampled_from(["3", ""])),
+                "created_at": st.sampled_from(
+                    ["2024-02-12 12:31:06", "0000-00-00 00:00:00", "", None, "2024-02-30 10:00:00"]
+                ),
+                "rewards": st.one_of(
+                    st.just([]),
+                    st.just({}),
+                    st.lists(st.fixed_dictionaries({"id": st.integers(1, 9)}), max_size=2),
+                ),
+                "tier_2027": st.one_of(st.text(max_size=5), st.lists(st.integers(), max_size=2)),
+            },
+        ),
+        max_size=5,
+    )
+)
+def test_a_page_with_unknown_keys_decodes_the_same_on_both_parsers(
+    page: list[dict[str, Any]],
+) -> None:
+    body = json.dumps(page, ensure_ascii=False).encode()
+    fast, plain = decoded_both_ways(body, list[models.WalletUser])
+    assert fast == plain
+    if fast[0] == "ok":
+        kept = [dict(user[2]) for user in fast[1]]
+        assert kept == [{k: v for k, v in u.items() if k == "tier_2027"} for u in page]
+
+
+@pytest.mark.parametrize(
+    ("body", "check"),
+    [
+        (b'{"id": 1, "score": 2.5e400}', lambda u: math.isinf(u.extra_fields["score"])),
+        (b'{"id": 1, "new_score": NaN}', lambda u: math.isnan(u.extra_fields["new_score"])),
+        (b'{"id": 1, "name": "\\ud800"}', lambda u: u.name == "\ud800"),
+        (b'\xef\xbb\xbf{"id": 4}', lambda u: u.id == 4),
+    ],
+    ids=["a float past double range", "NaN", "a lone surrogate", "a byte-order mark"],
+)
+def test_what_msgspec_refuses_json_decides(body: bytes, check: Any) -> None:
+    with pytest.raises(msgspec.DecodeError):
+        msgspec.json.decode(body)
+    user = converter.structure(_envelope._json_loads(body), models.WalletUser)
+    assert check(user)
+    assert deep(user) == deep(converter.structure(json.loads(body), models.WalletUser))
+
+
+@pytest.mark.parametrize("number", [2**64, -(2**63) - 1, 123456789012345678901234567890])
+def test_an_integer_past_64_bits_keeps_every_digit(number: int) -> None:
+    # orjson reads these as floats: an id would silently change.
+    user = converter.structure(_envelope._json_loads(b'{"id": %d}' % number), models.WalletUser)
+    assert user.id == number
+    assert type(user.id) is int
+
+
+def test_answers_are_parsed_by_msgspec_when_it_is_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[bytes] = []
+
+    def spy(content: bytes) -> Any:
+        seen.append(content)
+        return msgspec.json.decode(content)
+
+    monkeypatch.setattr(_fast, "_decode", spy)
+    assert _envelope._json_loads(b'[{"id": 1}]') == [{"id": 1}]
+    assert seen == [b'[{"id": 1}]']
+    assert _fast.PARSER == "msgspec"
+
+
+def test_without_the_speed_extra_answers_go_through_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_fast, "_decode", None)
+    assert _envelope._json_loads(b'{"id": 1, "x": NaN}')["id"] == 1
+
+
+@pytest.mark.anyio
+async def test_a_client_answer_msgspec_refuses_decodes_with_every_digit_and_unknown_key() -> None:
+    body = b'[{"id": 123456789012345678901234567890, "stamps": "3", "tier_2027": NaN}]'
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+    async with AsyncClient(
+        "id-" + "x" * 20,
+        "secret-" + "y" * 20,
+        base_url="https://api.example.test",
+        transport=httpx.MockTransport(handler),
+    ) as ct:
+        cards = await ct.wallet_cards.list()
+    assert cards[0].id == 123456789012345678901234567890
+    assert math.isnan(cards[0].extra_fields["tier_2027"])
+
+
+@pytest.mark.parametrize("parser", ["msgspec", "json"])
+def test_an_answer_nested_too_deep_is_not_json_on_either_parser(
+    monkeypatch: pytest.MonkeyPatch, parser: str
+) -> None:
+    if parser == "json":
+        monkeypatch.setattr(_fast, "_decode", None)
+    hostile = b"[" * 200_000 + b"]" * 200_000
+    assert _envelope._loads(hostile) is _envelope._NOT_JSON
