@@ -421,17 +421,9 @@ def _build(
     label = _label(op, response)
     message = f"{text} ({label})"
     request_id = _request_id(response)
+    extra: dict[str, Any] = {}
     if issubclass(cls, RateLimitError):
-        return cls(
-            message,
-            retry_after=parse_retry_after(response.headers.get("retry-after")),
-            status_code=response.status_code,
-            codes=codes,
-            messages=messages,
-            request_id=request_id,
-            operation=label,
-            body=body,
-        )
+        extra["retry_after"] = parse_retry_after(response.headers.get("retry-after"))
     return cls(
         message,
         status_code=response.status_code,
@@ -440,6 +432,7 @@ def _build(
         request_id=request_id,
         operation=label,
         body=body,
+        **extra,
     )
 
 

@@ -31,7 +31,7 @@ from ._convert import unstructure
 from ._generated import models
 from ._generated.rules import MODEL_PARAMS
 from ._kernel import Operation, Param
-from ._wire import format_date, format_date_minute, format_datetime
+from ._wire import format_date, format_date_minute, format_datetime, json_default
 from .errors import ValidationError
 
 __all__ = ["check_region", "encode", "normalize_e164", "phone_region", "prepare", "prepare_item"]
@@ -580,12 +580,8 @@ def _encode_object(fields: _Fields, value: Any) -> Any:
 def _encode_any(value: Any) -> Any:
     """JSON-ready data from what a caller passed: models unstructured, enums as values,
     dates in ISO 8601; anything else as it is (the JSON encoder judges it)."""
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if attrs.has(type(value)):
-        return unstructure(value)
+    if isinstance(value, (enum.Enum, date, datetime)) or attrs.has(type(value)):
+        return json_default(value)
     if isinstance(value, Mapping):
         return {str(k): _encode_any(v) for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):
