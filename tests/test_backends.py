@@ -12,6 +12,7 @@ import gc
 import sys
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -27,7 +28,7 @@ from coupontools_async import (
 )
 from coupontools_async._backends import HttpBackend
 
-from ._loopback import Answer, Request, json_answer, loopback
+from ._loopback import Answer, Loopback, Request, json_answer, loopback
 from ._served import served
 
 ID, SECRET = "sandbox-client-id", "sandbox-client-secret"
@@ -63,6 +64,11 @@ def http_backend(case: tuple[str, HttpBackend]) -> HttpBackend:
 def sandbox_url() -> Iterator[str]:
     with served("--sessions", "3000", "--session-page-size", "5000") as url:
         yield url
+
+
+def client_on(server: Loopback, http_backend: HttpBackend, **options: Any) -> AsyncClient:
+    """A client of the scripted loopback server, through ``http_backend``."""
+    return AsyncClient(ID, SECRET, base_url=server.url, http_backend=http_backend, **options)
 
 
 def stack(response: httpx.Response) -> str:
@@ -231,13 +237,7 @@ async def test_a_503_is_retried_on_every_backend(http_backend: HttpBackend) -> N
 
     async with (
         loopback(handler) as server,
-        AsyncClient(
-            ID,
-            SECRET,
-            base_url=server.url,
-            http_backend=http_backend,
-            retry=RetryPolicy(sleep=no_sleep),
-        ) as ct,
+        client_on(server, http_backend, retry=RetryPolicy(sleep=no_sleep)) as ct,
     ):
         cards = await ct.wallet_cards.list()
     assert [card.name for card in cards] == ["Card"]
@@ -254,14 +254,7 @@ async def test_a_server_that_never_answers_times_out_on_every_backend(
 
     async with (
         loopback(handler) as server,
-        AsyncClient(
-            ID,
-            SECRET,
-            base_url=server.url,
-            http_backend=http_backend,
-            timeout=0.2,
-            max_retries=0,
-        ) as ct,
+        client_on(server, http_backend, timeout=0.2, max_retries=0) as ct,
     ):
         with anyio.fail_after(10), pytest.raises(APITimeoutError):
             await ct.wallet_cards.list()
@@ -278,13 +271,7 @@ async def test_a_create_whose_connection_drops_after_sending_is_not_sent_twice(
 
     async with (
         loopback(handler) as server,
-        AsyncClient(
-            ID,
-            SECRET,
-            base_url=server.url,
-            http_backend=http_backend,
-            retry=RetryPolicy(sleep=no_sleep),
-        ) as ct,
+        client_on(server, http_backend, retry=RetryPolicy(sleep=no_sleep)) as ct,
     ):
         with pytest.raises(APIConnectionError):
             await ct.wallet_users.create(1, first_name="Ann")
@@ -307,14 +294,7 @@ async def test_a_call_cancelled_mid_request_leaves_the_pool_usable_on_every_back
     # leave the second call waiting forever.
     async with (
         loopback(handler) as server,
-        AsyncClient(
-            ID,
-            SECRET,
-            base_url=server.url,
-            http_backend=http_backend,
-            max_connections=1,
-            max_retries=0,
-        ) as ct,
+        client_on(server, http_backend, max_connections=1, max_retries=0) as ct,
     ):
         async with anyio.create_task_group() as tg:
             tg.start_soon(ct.wallet_users.get, 1, 2)
@@ -342,13 +322,7 @@ async def test_concurrent_calls_stay_within_max_connections_on_every_backend(
 
     async with (
         loopback(handler) as server,
-        AsyncClient(
-            ID,
-            SECRET,
-            base_url=server.url,
-            http_backend=http_backend,
-            max_connections=bound,
-        ) as ct,
+        client_on(server, http_backend, max_connections=bound) as ct,
     ):
         with anyio.fail_after(10):
             async with anyio.create_task_group() as tg:
@@ -420,14 +394,7 @@ async def test_an_answer_cut_mid_body_fails_and_leaves_the_pool_usable_on_every_
 
     async with (
         loopback(handler) as server,
-        AsyncClient(
-            ID,
-            SECRET,
-            base_url=server.url,
-            http_backend=http_backend,
-            max_connections=1,
-            max_retries=0,
-        ) as ct,
+        client_on(server, http_backend, max_connections=1, max_retries=0) as ct,
     ):
         with pytest.raises(APIConnectionError):
             await ct.wallet_users.get(1, 2)
