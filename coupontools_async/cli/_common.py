@@ -10,7 +10,8 @@ import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from enum import Enum
-from typing import TYPE_CHECKING, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import anyio
 import attrs
@@ -43,6 +44,14 @@ class ExportFormat(str, Enum):
 
     csv = "csv"
     jsonl = "jsonl"
+
+
+# The two options every export takes, written once.
+FormatOption = Annotated[ExportFormat, typer.Option("--format", help="File format.")]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", dir_okay=False, help="File to write (default: stdout)."),
+]
 
 
 class SessionStateChoice(str, Enum):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ._common import ExportFormat, SessionStateChoice, options
+from ._common import ExportFormat, FormatOption, OutputOption, SessionStateChoice, options
 from ._help import _group
 
 group = _group("Coupon sessions (v3).")
@@ -26,13 +25,8 @@ def sessions_export(
     end_date: Annotated[
         str | None, typer.Option(help="Up to this UTC date (YYYY-MM-DD or YYYY-MM-DD HH:MM).")
     ] = None,
-    fmt: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = (
-        ExportFormat.csv
-    ),
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", dir_okay=False, help="File to write (default: stdout)."),
-    ] = None,
+    fmt: FormatOption = ExportFormat.csv,
+    output: OutputOption = None,
 ) -> None:
     """Export a coupon's sessions, streaming page by page.
 

@@ -11,6 +11,8 @@ from ._common import (
     EXIT_FAILED,
     MAX_CONCURRENCY,
     ExportFormat,
+    FormatOption,
+    OutputOption,
     _guard,
     options,
 )
@@ -148,13 +150,8 @@ def wallet_users_import(
 def wallet_users_export(
     ctx: typer.Context,
     card: Annotated[int, typer.Argument(min=1, metavar="CARD", help="Id of the wallet card.")],
-    fmt: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = (
-        ExportFormat.csv
-    ),
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", dir_okay=False, help="File to write (default: stdout)."),
-    ] = None,
+    fmt: FormatOption = ExportFormat.csv,
+    output: OutputOption = None,
     include_voided: Annotated[
         bool, typer.Option("--include-voided", help="Also export users whose card was voided.")
     ] = False,
