@@ -25,6 +25,7 @@ __all__ = [
     "format_date",
     "format_date_minute",
     "format_datetime",
+    "format_day_first_utc",
     "format_utc_seconds",
     "json_default",
     "json_dumps",
@@ -97,6 +98,19 @@ def format_utc_seconds(moment: datetime) -> str:
     return format_datetime(moment.astimezone(timezone.utc))
 
 
+def format_day_first_utc(moment: datetime) -> str:
+    """``dd/MM/yyyy HH:mm UTC``, the contact ``unsubscribedate`` layout (api-docs 003).
+
+    An aware moment is converted to UTC; a naive one is taken as UTC already.
+    """
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return (
+        f"{moment.day:02d}/{moment.month:02d}/{moment.year:04d} "
+        f"{moment.hour:02d}:{moment.minute:02d} UTC"
+    )
+
+
 # ----------------------------------------------------------------------- Retry-After
 
 
@@ -130,11 +144,6 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 
 def retry_after_header(seconds: float) -> str:
-    """A Retry-After value as RFC 9110 writes it: whole seconds, rounded up.
-
-    Below one second the value is written as a plain decimal (``0.002``), never in
-    exponent notation: a test convenience that :func:`parse_retry_after` accepts.
-    """
-    if seconds >= 1 or float(seconds).is_integer():
-        return str(max(0, math.ceil(seconds)))
-    return format(max(0.0, seconds), "f").rstrip("0").rstrip(".") or "0"
+    """A Retry-After value as RFC 9110 writes it: delta-seconds, a non-negative
+    integer, so a fraction is rounded up (``0.002`` -> ``"1"``, never ``"0.002"``)."""
+    return str(max(0, math.ceil(seconds)))

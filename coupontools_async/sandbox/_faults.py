@@ -34,7 +34,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-__all__ = ["FAULT_KINDS", "Decision", "FaultRule", "Faults", "retry_after_header"]
+__all__ = ["FAULT_KINDS", "Decision", "FaultRule", "Faults"]
 
 logger = logging.getLogger("coupontools_async.sandbox")
 """One INFO line per injected fault (``coupontools sandbox serve`` prints them)."""
@@ -53,17 +53,6 @@ FAULT_KINDS = frozenset(
         "slow",
     }
 )
-
-
-def retry_after_header(seconds: float) -> str:
-    """A Retry-After value as RFC 9110 writes it: whole seconds, rounded up.
-
-    Below one second the value is written as a plain decimal (``0.002``), never in
-    exponent notation: a test convenience that the client's parser accepts.
-    """
-    if seconds >= 1 or float(seconds).is_integer():
-        return str(max(0, math.ceil(seconds)))
-    return format(max(0.0, seconds), "f").rstrip("0").rstrip(".") or "0"
 
 
 @attrs.frozen

@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from .._wire import format_day_first_utc
 from ._core import Call, fail, handles
 from ._loyalty import _SAVED, _valid_birthday
 
@@ -50,7 +51,7 @@ class Contact:
         if self.unsubscribed_at is not None:
             # The layout api-docs 003 shows ("13/07/2018 19:47 UTC"), and only when
             # unsubscribed, as there.
-            out["unsubscribedate"] = self.unsubscribed_at.strftime("%d/%m/%Y %H:%M UTC")
+            out["unsubscribedate"] = format_day_first_utc(self.unsubscribed_at)
         return out
 
 

@@ -16,6 +16,7 @@ import anyio
 import attrs
 
 from .._generated import OPERATIONS, Operation
+from .._wire import format_datetime, retry_after_header
 from . import (
     _account,
     _coupons,
@@ -33,9 +34,9 @@ from . import (
 )
 from ._checks import Refusal, check_body, check_path
 from ._core import HANDLERS, Call, HttpFailure, V3Failure, utc_now
-from ._faults import Decision, Faults, retry_after_header
+from ._faults import Decision, Faults
 from ._state import SandboxConfig, SandboxState
-from ._wire_helpers import TIME_FORMAT
+from ._wire_helpers import ts
 
 if TYPE_CHECKING:
     from .._client import AsyncClient
@@ -337,7 +338,7 @@ class Sandbox:
         alphabet = string.ascii_letters + string.digits
         event = {
             "id": "evt_" + "".join(self._ids.choice(alphabet) for _ in range(20)),
-            "datetime": utc_now().strftime(TIME_FORMAT),
+            "datetime": ts(utc_now()),
             "type": event_type,
             **payload,
         }
@@ -411,7 +412,7 @@ def _stringify(value: Any) -> Any:
     if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, datetime):
-        return value.strftime(TIME_FORMAT)
+        return format_datetime(value)
     return value
 
 
@@ -424,7 +425,7 @@ def _json_response(
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.strftime(TIME_FORMAT)
+        return format_datetime(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 

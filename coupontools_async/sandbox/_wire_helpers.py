@@ -1,7 +1,9 @@
 """The sandbox's own wire helpers, each written once: the v3 timestamp and stable codes.
 
-The sandbox writes its answers with its own reading of the docs, never with the
-client's encoder, so a client bug cannot hide behind a sandbox that agrees with it.
+Layouts are written through :mod:`coupontools_async._wire`'s formatting helpers (one
+place for every wire format); what the sandbox accepts is checked by its own
+``_checks``, never the client's validator, so a client bug cannot hide behind a
+sandbox that agrees with it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import string
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, overload
+
+from .._wire import format_utc_seconds
 
 __all__ = ["LOWER_ALNUM", "TIME_FORMAT", "code", "ts"]
 
@@ -29,7 +33,7 @@ def ts(moment: datetime | None) -> str | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime(TIME_FORMAT)
+    return format_utc_seconds(moment)
 
 
 def code(

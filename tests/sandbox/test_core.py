@@ -151,6 +151,37 @@ async def test_a_429_carries_retry_after() -> None:
     assert response.headers["retry-after"] == "3"
 
 
+@pytest.mark.parametrize("seconds", [0.002, 0.5, 1.2])
+async def test_a_sub_second_retry_after_is_written_as_whole_seconds_rounded_up_on_both_paths(
+    seconds: float,
+) -> None:
+    # RFC 9110 10.2.3: delta-seconds is a non-negative integer; the in-process
+    # transport and the served (ASGI) app answer through the same writer.
+    sandbox = Sandbox()
+    sandbox.faults.inject(rate=1.0, kinds=["429", "503-retry-after"], retry_after=seconds)
+    headers = {"X-Client-Id": sandbox.client_id, "X-Client-Secret": sandbox.client_secret}
+    transports = [sandbox.transport(), httpx.ASGITransport(app=sandbox.asgi_app())]
+    written = []
+    for transport in transports:
+        async with httpx.AsyncClient(
+            transport=transport, base_url=SANDBOX_BASE_URL, headers=headers
+        ) as http:
+            for _ in range(4):
+                response = await http.get("/v4/loyalty/loyalty-cards")
+                assert response.status_code in (429, 503)
+                written.append(response.headers["retry-after"])
+    assert set(written) == {str(int(seconds) + 1)}
+
+
+async def test_a_sandbox_event_and_v3_timestamps_use_the_documented_utc_layout() -> None:
+    sandbox = Sandbox.seeded(sessions=5)
+    card = next(iter(sandbox.state.wallet.cards.values()))
+    async with sandbox.client() as ct:
+        await ct.wallet_users.create(card.id, first_name="Ann")
+    stamp = sandbox.state.events[-1]["datetime"]
+    assert time.strptime(stamp, "%Y-%m-%d %H:%M:%S")
+
+
 async def test_commit_then_drop_applies_the_call_but_loses_the_answer() -> None:
     sandbox = Sandbox.seeded(sessions=10)
     card = next(iter(sandbox.state.wallet.cards.values()))
