@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._checks import rules_of
 from ._core import Call, handles, http_fail
 from ._wire_helpers import code as _code
 from ._wire_helpers import ts as _ts
@@ -37,23 +38,7 @@ __all__ = [
     "seed",
 ]
 
-USER_FIELDS = (
-    "first_name",
-    "last_name",
-    "address",
-    "zip",
-    "city",
-    "phone",
-    "email",
-    "custom_1",
-    "custom_2",
-    "custom_3",
-    "custom_4",
-    "custom_5",
-    "custom_6",
-    "custom_7",
-    "custom_8",
-)
+USER_FIELDS: tuple[str, ...] = tuple(rules_of("wallet_users_update")["body"]["properties"])
 """The user data a create or update may set, in the order the docs print them."""
 
 SEARCHED_FIELDS = ("email", "phone", "first_name", "last_name", "code")
@@ -92,7 +77,7 @@ class Reward:
 
 @attrs.define(kw_only=True)
 class CardUser:
-    """A user (stat) of a wallet card: ``first_name`` ... ``custom_8`` are None when unset."""
+    """A user (stat) of a wallet card; its ``first_name`` ... ``custom_8`` are in ``fields``."""
 
     id: int
     card_id: int
@@ -102,21 +87,18 @@ class CardUser:
     voided_at: datetime | None = None
     stamps: int = 0
     rewards: list[Reward] = attrs.Factory(list)
-    first_name: str | None = None
-    last_name: str | None = None
-    address: str | None = None
-    zip: str | None = None
-    city: str | None = None
-    phone: str | None = None
-    email: str | None = None
-    custom_1: str | None = None
-    custom_2: str | None = None
-    custom_3: str | None = None
-    custom_4: str | None = None
-    custom_5: str | None = None
-    custom_6: str | None = None
-    custom_7: str | None = None
-    custom_8: str | None = None
+    fields: dict[str, str] = attrs.Factory(dict)
+    """The user data that is set, by ``USER_FIELDS`` name (an unset field is absent)."""
+
+    @property
+    def email(self) -> str | None:
+        """The user's email, if set."""
+        return self.fields.get("email")
+
+    @property
+    def phone(self) -> str | None:
+        """The user's phone number, if set."""
+        return self.fields.get("phone")
 
     @property
     def voided(self) -> bool:
@@ -125,18 +107,16 @@ class CardUser:
 
     def searched_values(self) -> Iterator[str]:
         """The lower-cased values ``filter.keyword`` is matched against."""
+        values = {**self.fields, "code": self.code}
         for name in SEARCHED_FIELDS:
-            value = getattr(self, name)
+            value = values.get(name)
             if value:
                 yield value.lower()
 
     def payload(self) -> dict[str, Any]:
         """As the API shows it: unset user fields are left out, like in the docs' examples."""
         data: dict[str, Any] = {"id": self.id, "code": self.code}
-        for name in USER_FIELDS:
-            value = getattr(self, name)
-            if value is not None:
-                data[name] = value
+        data.update((name, self.fields[name]) for name in USER_FIELDS if name in self.fields)
         data["stamps"] = self.stamps
         data["download_url"] = self.download_url
         data["created_at"] = _ts(self.created_at)
@@ -202,9 +182,13 @@ class Card:
     def change(self, user: CardUser, fields: dict[str, Any]) -> None:
         """Set these user fields (the others stay as they are)."""
         self._unindex(user)
-        for name, value in fields.items():
-            setattr(user, name, value)
+        user.fields.update(fields)
         self._index(user)
+        self.version += 1
+
+    def void(self, user: CardUser, moment: datetime) -> None:
+        """Void ``user``'s card at ``moment`` (listings hide it from then on)."""
+        user.voided_at = moment
         self.version += 1
 
     def _index(self, user: CardUser) -> None:
@@ -299,7 +283,7 @@ class WalletState:
             code=code,
             download_url=f"https://{card.domain}/{card.code}/{code}",
             created_at=_aware(now),
-            **{name: fields[name] for name in USER_FIELDS if fields.get(name) is not None},
+            fields={name: fields[name] for name in USER_FIELDS if fields.get(name) is not None},
         )
         card.add(user)
         self.users[user_id] = user
@@ -492,7 +476,7 @@ def users_void(call: Call) -> dict[str, Any]:
     card = _card(call)
     user = _user(call, card)
     if user.voided_at is None:
-        card.change(user, {"voided_at": _aware(call.now())})
+        card.void(user, _aware(call.now()))
     return user.payload()
 
 
@@ -560,4 +544,4 @@ def seed(state: SandboxState, rng: random.Random, *, sessions: int) -> None:
                 if rng.random() < 0.5:
                     reward.used_at = reward.added_at + timedelta(days=rng.randint(0, 5))
             if rng.random() < 0.08:
-                card.change(user, {"voided_at": clock + timedelta(days=rng.randint(21, 40))})
+                card.void(user, clock + timedelta(days=rng.randint(21, 40)))
