@@ -18,7 +18,7 @@ import enum
 import functools
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
@@ -376,35 +376,28 @@ def _check_presence(rules: _OpRules, body: Mapping[str, Any]) -> None:
 
 
 def _check_mapping(fields: _Fields, data: Mapping[Any, Any], prefix: str) -> dict[str, Any]:
+    return _check_pairs(fields, data.items(), prefix)
+
+
+def _check_model(fields: _Fields, obj: Any, prefix: str) -> dict[str, Any]:
+    # Field by field rather than through unstructure(): a date or datetime field must
+    # get the spec's layout for its format, not ISO 8601.
+    pairs = ((wire, getattr(obj, attr_name)) for attr_name, wire in fields.attr_wires)
+    return _check_pairs(fields, pairs, prefix)
+
+
+def _check_pairs(fields: _Fields, pairs: Iterable[tuple[Any, Any]], prefix: str) -> dict[str, Any]:
+    """Check (wire name, value) pairs of one object: None is left out, unknown or missing
+    required names are refused."""
     out: dict[str, Any] = {}
     by_wire = fields.by_wire
-    for key, value in data.items():
+    for key, value in pairs:
         if value is None:
             continue
         param = by_wire.get(key)
         if param is None:
             raise _unknown(fields, key, prefix)
         out[key] = _check_value(param, value, prefix)
-    for wire in fields.required:
-        if wire not in out:
-            name = prefix + wire
-            raise ValidationError(f"{name}: required, but not given", param=name, rule="required")
-    return out
-
-
-def _check_model(fields: _Fields, obj: Any, prefix: str) -> dict[str, Any]:
-    # Field by field rather than through unstructure(): a date or datetime field must
-    # get the spec's layout for its format, not ISO 8601.
-    out: dict[str, Any] = {}
-    by_wire = fields.by_wire
-    for attr_name, wire in fields.attr_wires:
-        value = getattr(obj, attr_name)
-        if value is None:
-            continue
-        param = by_wire.get(wire)
-        if param is None:
-            raise _unknown(fields, wire, prefix)
-        out[wire] = _check_value(param, value, prefix)
     for wire in fields.required:
         if wire not in out:
             name = prefix + wire

@@ -86,6 +86,10 @@ class Call:
             return default if value is None else value
         return default
 
+    def text(self, name: str, default: str = "") -> str:
+        """A body field as text, or ``default`` when absent or null."""
+        return str(self.arg(name, default))
+
     def path_int(self, name: str) -> int:
         """A numeric path id (``card_id``); a non-number is a 404 like the real API."""
         try:

@@ -29,7 +29,7 @@ def coupons_list(call: Call) -> dict[str, Any]:
     category = call.arg("category")
     # "Comma separated for each new tag": we read several tags as "any of them", the
     # usual meaning of a tag filter; the docs do not say any or all.
-    tags = {t.strip().lower() for t in str(call.arg("tags", "")).split(",") if t.strip()}
+    tags = {t.strip().lower() for t in call.text("tags").split(",") if t.strip()}
     found = []
     for campaign in state.campaigns.values():
         if only_active and campaign.status != "active":
@@ -67,7 +67,7 @@ def coupons_push_all(call: Call) -> dict[str, Any]:
     state.pushes.append(
         Push(
             campaign=campaign.id,
-            message=str(call.arg("message", "")),
+            message=call.text("message"),
             recipients=tuple(s.code for s in saved),
             sent_at=call.now(),
         )
@@ -91,7 +91,7 @@ def coupons_push_one(call: Call) -> dict[str, Any]:
     call.state.coupons.pushes.append(
         Push(
             campaign=campaign.id,
-            message=str(call.arg("message", "")),
+            message=call.text("message"),
             recipients=(session.code,),
             sent_at=call.now(),
         )

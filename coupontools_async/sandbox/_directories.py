@@ -16,7 +16,7 @@ from ._account import (
 
 
 def _directory(call: Call) -> Directory:
-    directory = call.state.account.directories.get(str(call.arg("directory", "")))
+    directory = call.state.account.directories.get(call.text("directory"))
     if directory is None:
         fail(507, _DIRECTORY_NOT_FOUND)
     return directory
@@ -62,7 +62,7 @@ def directories_update_user(call: Call) -> dict[str, Any]:
     family's "... ID not found" code (NotFoundError), after 507 for the directory.
     """
     directory = _directory(call)
-    user = directory.users.get(str(call.arg("user", "")))
+    user = directory.users.get(call.text("user"))
     if user is None:
         fail(505, "User ID not found")
     user.payment_status = str(call.arg("payment_status"))

@@ -77,18 +77,18 @@ def directory_users_v4_create(call: Call) -> dict[str, Any]:
         email=email,
         birthday=call.arg("birth_date"),
         custom=(
-            str(call.arg("custom_1", "")),
-            str(call.arg("custom_2", "")),
-            str(call.arg("custom_3", "")),
+            call.text("custom_1"),
+            call.text("custom_2"),
+            call.text("custom_3"),
         ),
         password_sha256=hashlib.sha256(password.encode()).hexdigest(),
         created_at=call.now(),
-        first_name=str(call.arg("first_name", "")),
-        last_name=str(call.arg("last_name", "")),
-        phone=str(call.arg("phone", "")),
-        address=str(call.arg("address", "")),
-        zip=str(call.arg("zip", "")),
-        city=str(call.arg("city", "")),
+        first_name=call.text("first_name"),
+        last_name=call.text("last_name"),
+        phone=call.text("phone"),
+        address=call.text("address"),
+        zip=call.text("zip"),
+        city=call.text("city"),
     )
     directory.register(user)
     return user.v4_payload()

@@ -70,16 +70,21 @@ def _send_other(
     return None
 
 
+def _require_integration(connected: bool, code: int, kind: str) -> None:
+    """Refuse a send on a channel with no provider set up (the v3 text, ``kind`` in it)."""
+    if not connected:
+        fail(
+            code,
+            f"No {kind} integration has been setup in your Coupontools account. Go to "
+            f"'integrations' and '{kind} marketing' to setup an {kind} provider",
+        )
+
+
 @handles("distribution_send_email")
 def distribution_send_email(call: Call) -> dict[str, Any]:
     """send/email: a coupon (new or given session) or a web loyalty card, by email."""
     state = call.state.coupons
-    if not state.email_connected:
-        fail(
-            104,
-            "No Email integration has been setup in your Coupontools account. Go to "
-            "'integrations' and 'Email marketing' to setup an Email provider",
-        )
+    _require_integration(state.email_connected, 104, "Email")
     email = str(call.arg("email"))
     now = call.now()
     other = _send_other(call, "email", email, now, subject=call.arg("subject"))
@@ -124,12 +129,7 @@ def distribution_send_email(call: Call) -> dict[str, Any]:
 def distribution_send_sms(call: Call) -> dict[str, Any]:
     """send/sms: a coupon (new or given session) or a web loyalty card, by text message."""
     state = call.state.coupons
-    if not state.sms_connected:
-        fail(
-            103,
-            "No SMS integration has been setup in your Coupontools account. Go to "
-            "'integrations' and 'SMS marketing' to setup an SMS provider",
-        )
+    _require_integration(state.sms_connected, 103, "SMS")
     phone = str(call.arg("phone"))
     now = call.now()
     other = _send_other(call, "sms", phone, now, body=call.arg("body"))

@@ -203,7 +203,7 @@ class LoyaltyState:
 
 
 def _card(call: Call, code: int, message: str) -> WebLoyaltyCard:
-    card = call.state.loyalty.cards.get(str(call.arg("loyaltycard", "")))
+    card = call.state.loyalty.cards.get(call.text("loyaltycard"))
     if card is None:
         fail(code, message)
     return card
@@ -220,7 +220,7 @@ def _linked_user(call: Call, card: WebLoyaltyCard) -> tuple[LoyaltyUser, Members
     Undocumented: an unknown user, or one not linked to the card, is answered with 505
     (the family's "... ID not found" code) and a text saying which.
     """
-    user_id = str(call.arg("user", ""))
+    user_id = call.text("user")
     user = call.state.loyalty.users.get(user_id)
     if user is None:
         fail(505, "Loyalty user ID not found")
@@ -260,7 +260,7 @@ def loyalty_cards_push_all(call: Call) -> dict[str, Any]:
     call.state.loyalty.pushes.append(
         {
             "loyaltycard": card.id,
-            "message": str(call.arg("message", "")),
+            "message": call.text("message"),
             "recipients": list(card.members),
             "datetime": _ts(call.now()),
         }
@@ -271,10 +271,10 @@ def loyalty_cards_push_all(call: Call) -> dict[str, Any]:
 @handles("loyalty_users_create")
 def loyalty_users_create(call: Call) -> dict[str, Any]:
     """A new user; the email is unique per account (304, reusing FACTS' "Email already exists")."""
-    email = str(call.arg("email", "")).strip()
+    email = call.text("email").strip()
     if not email:
         fail(200, "You need to provide an email address.")
-    password = str(call.arg("password", ""))
+    password = call.text("password")
     if not password:
         fail(200, "You need to provide a password.")
     state = call.state.loyalty
@@ -284,12 +284,12 @@ def loyalty_users_create(call: Call) -> dict[str, Any]:
         LoyaltyUser(
             email=email,
             password_sha256=hashlib.sha256(password.encode()).hexdigest(),
-            phone=str(call.arg("phone", "")),
-            first_name=str(call.arg("first_name", "")),
-            last_name=str(call.arg("last_name", "")),
-            gender=str(call.arg("gender", "")),
+            phone=call.text("phone"),
+            first_name=call.text("first_name"),
+            last_name=call.text("last_name"),
+            gender=call.text("gender"),
             birthday=_valid_birthday(call.arg("birthday")),
-            city=str(call.arg("city", "")),
+            city=call.text("city"),
             created_at=call.now(),
         )
     )
@@ -300,7 +300,7 @@ def loyalty_users_create(call: Call) -> dict[str, Any]:
 def loyalty_users_link(call: Call) -> dict[str, Any]:
     """Link a user to a card. Linking again keeps the stamps and answers ``already_linked``."""
     card = _card(call, 505, _CARD_505)
-    user_id = str(call.arg("user", ""))
+    user_id = call.text("user")
     if user_id not in call.state.loyalty.users:
         fail(505, "Loyalty user ID not found")
     result = "already_linked" if user_id in card.members else "linked_successfully"
@@ -325,7 +325,7 @@ def loyalty_users_list(call: Call) -> dict[str, Any]:
 def loyalty_users_search(call: Call) -> dict[str, Any]:
     """Users of the card whose name, email, phone or ID contains ``search`` (any case)."""
     card = _card(call, 505, _CARD_505)
-    needle = str(call.arg("search", "")).lower()
+    needle = call.text("search").lower()
     users = call.state.loyalty.users
     today = call.now().date()
     found = [

@@ -184,7 +184,7 @@ def _contact_list(group: ContactGroup, *, sms: bool) -> dict[str, Any]:
 
 
 def _group_name(call: Call) -> str:
-    name = str(call.arg("group_name", "")).strip()
+    name = call.text("group_name").strip()
     if not name:
         fail(200, "Missing parameter: group_name")
     return name

@@ -104,7 +104,7 @@ def single_use_create(call: Call) -> dict[str, Any]:
         lastname=call.arg("lastname"),
         email=call.arg("email"),
         phone=call.arg("phone"),
-        customid=str(call.arg("customid", "")),
+        customid=call.text("customid"),
         custom_fields=custom,
         validation_code=validation_code,
         utm=utm,
@@ -180,7 +180,7 @@ def _automated_codes(
         fail(301, "code length must be between 3 and 30 inclusive")
     if kind not in ("numeric", "alphanumeric"):
         fail(302, 'code_type must be "numeric" or "alphanumeric"')
-    prefix = str(call.arg("code_prefix", ""))
+    prefix = call.text("code_prefix")
     alphabet = "0123456789" if kind == "numeric" else _ALNUM_UPPER
     space = len(alphabet) ** length
     taken = campaign.valcodes

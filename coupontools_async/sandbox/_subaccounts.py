@@ -28,7 +28,7 @@ def _digest(password: Any) -> str:
 
 
 def _subaccount(call: Call, message: str = _SUBACCOUNT_NOT_FOUND) -> Subaccount:
-    sub = call.state.account.subaccounts.get(str(call.arg("subaccount", "")))
+    sub = call.state.account.subaccounts.get(call.text("subaccount"))
     if sub is None:
         fail(510, message)
     return sub
@@ -78,7 +78,7 @@ def subaccounts_create(call: Call) -> dict[str, Any]:
     Undocumented defaults: status ``customer``, no package, 10 campaigns at most.
     """
     state = call.state.account
-    email = str(call.arg("email", "")).strip()
+    email = call.text("email").strip()
     if not email:
         fail(200, "Missing parameter: email")
     _check_email(call, email)
@@ -88,12 +88,12 @@ def subaccounts_create(call: Call) -> dict[str, Any]:
         Subaccount(
             email=email,
             password_sha256=_digest(password) if password else None,
-            package=str(call.arg("package", "")),
-            status=str(call.arg("status", "customer")),
-            first_name=str(call.arg("first_name", "")),
-            last_name=str(call.arg("last_name", "")),
-            country=str(call.arg("country", "")),
-            company_name=str(call.arg("company_name", "")),
+            package=call.text("package"),
+            status=call.text("status", "customer"),
+            first_name=call.text("first_name"),
+            last_name=call.text("last_name"),
+            country=call.text("country"),
+            company_name=call.text("company_name"),
             expiry_date=expiry,
             created_at=call.now(),
         )
@@ -134,7 +134,7 @@ def subaccounts_sso(call: Call) -> dict[str, Any]:
     """A fresh single sign on token and its login URLs, opening ``page`` (campaigns by default)."""
     state = call.state.account
     sub = _subaccount(call, "Subaccount ID not correct.")
-    page = str(call.arg("page", "campaigns"))
+    page = call.text("page", "campaigns")
     query = f"page={page}"
     if page == "update_campaign":
         campaign = call.arg("campaign")
