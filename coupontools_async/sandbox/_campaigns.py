@@ -427,9 +427,7 @@ def event_payload(session: Session) -> dict[str, Any]:
 
 
 def _campaign(call: Call, *, code: int = 502, message: str = "Campaign ID not found") -> Campaign:
-    campaign_id = call.arg("campaign")
-    if campaign_id is None:
-        fail(200, "Missing parameter: campaign")
+    campaign_id = call.required("campaign")
     campaign = call.state.coupons.campaigns.get(campaign_id)
     if campaign is None:
         fail(code, message)
@@ -437,9 +435,7 @@ def _campaign(call: Call, *, code: int = 502, message: str = "Campaign ID not fo
 
 
 def _session(call: Call, *, code: int, message: str = "Coupon session not found") -> Session:
-    session_code = call.arg("couponsession")
-    if session_code is None:
-        fail(200, "Missing parameter: couponsession")
+    session_code = call.required("couponsession")
     session = call.state.coupons.sessions.get(session_code)
     if session is None:
         fail(code, message)

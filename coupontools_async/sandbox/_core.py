@@ -86,6 +86,13 @@ class Call:
             return default if value is None else value
         return default
 
+    def required(self, name: str, code: int = 200) -> Any:
+        """A body field that must be given: v3 ``code`` "Missing parameter: <name>" when not."""
+        value = self.arg(name)
+        if value is None:
+            fail(code, f"Missing parameter: {name}")
+        return value
+
     def text(self, name: str, default: str = "") -> str:
         """A body field as text, or ``default`` when absent or null."""
         return str(self.arg(name, default))

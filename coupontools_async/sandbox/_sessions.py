@@ -454,12 +454,8 @@ def sessions_delete(call: Call) -> dict[str, Any]:
 @handles("sessions_barcode")
 def sessions_barcode(call: Call) -> bytes:
     """couponsession/barcode: the barcode image of a session (PNG bytes)."""
-    code = call.arg("couponsession")
-    if code is None:
-        fail(400, "Missing parameter: couponsession")
-    kind = call.arg("type")
-    if kind is None:
-        fail(400, "Missing parameter: type")
+    code = call.required("couponsession", 400)
+    kind = call.required("type", 400)
     if kind not in ("code39", "code128b", "pdf417", "aztec", "qrcode"):
         fail(400, f"Unsupported type: {kind}")
     session = call.state.coupons.sessions.get(code)

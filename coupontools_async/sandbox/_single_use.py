@@ -168,12 +168,8 @@ def _automated_codes(
     call: Call, state: CouponsState, campaign: Campaign, amount: int
 ) -> Iterable[str]:
     """``amount`` new validation codes ``prefix + code_length`` characters, unique in the campaign."""
-    length = call.arg("code_length")
-    if length is None:
-        fail(200, "Missing parameter: code_length")
-    kind = call.arg("code_type")
-    if kind is None:
-        fail(200, "Missing parameter: code_type")
+    length = call.required("code_length")
+    kind = call.required("code_type")
     # The spec lets the client send 10-25 (the parameter text); the server-side check is the
     # 301 text's 3-30, so a direct call with a short length still behaves like the API.
     if not isinstance(length, int) or not 3 <= length <= 30:
