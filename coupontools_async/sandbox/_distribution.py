@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._campaigns import (
     Campaign,
@@ -13,9 +13,6 @@ from ._campaigns import (
     _new_session_fields,
 )
 from ._core import Call, fail, handles
-
-if TYPE_CHECKING:
-    pass
 
 # ------------------------------------------------------------- distribution
 
@@ -32,6 +29,36 @@ def _send_session(call: Call, campaign: Campaign, now: datetime, **contact: Any)
     if session is None or session.coupon is not campaign:
         # api-docs 004 gives this text for send/sms; send/email lists no code for it.
         fail(513, "Statcode not found")
+    return session
+
+
+def _send_coupon(
+    call: Call, campaign: Campaign, channel: str, to: str, now: datetime, **text: Any
+) -> Session:
+    """Send a session of ``campaign`` (given or new) to ``to`` on ``channel``; record it.
+
+    A given session without the address gets it, so search and duplicate_check see it.
+    """
+    state = call.state.coupons
+    names = {key: text[key] for key in ("firstname", "lastname") if key in text}
+    if channel == "email":
+        session = _send_session(call, campaign, now, email=to, **names)
+        if session.email is None:
+            state.set_email(session, to)
+    else:
+        session = _send_session(call, campaign, now, phone=to, **names)
+        if session.phone is None:
+            state.set_phone(session, to)
+    state.sends.append(
+        Send(
+            channel=channel,
+            to=to,
+            campaign=campaign.id,
+            couponsession=session.code,
+            sent_at=now,
+            **text,
+        )
+    )
     return session
 
 
@@ -105,22 +132,15 @@ def distribution_send_email(call: Call) -> dict[str, Any]:
                     "action": "email_not_sent_not_unique",
                 }
     firstname, lastname = call.arg("firstname"), call.arg("lastname")
-    session = _send_session(
-        call, campaign, now, email=email, firstname=firstname, lastname=lastname
-    )
-    if session.email is None:
-        state.set_email(session, email)
-    state.sends.append(
-        Send(
-            channel="email",
-            to=email,
-            campaign=campaign.id,
-            couponsession=session.code,
-            subject=call.arg("subject"),
-            firstname=firstname,
-            lastname=lastname,
-            sent_at=now,
-        )
+    session = _send_coupon(
+        call,
+        campaign,
+        "email",
+        email,
+        now,
+        subject=call.arg("subject"),
+        firstname=firstname,
+        lastname=lastname,
     )
     return {"campaign": campaign.id, "couponsession": session.code, "action": "email_sent"}
 
@@ -140,19 +160,7 @@ def distribution_send_sms(call: Call) -> dict[str, Any]:
         url = call.state.account.directories[target].url
         return _sms_answer(target, phone, call.arg("body"), url)
     campaign = _campaign(call)
-    session = _send_session(call, campaign, now, phone=phone)
-    if session.phone is None:
-        state.set_phone(session, phone)
-    state.sends.append(
-        Send(
-            channel="sms",
-            to=phone,
-            campaign=campaign.id,
-            couponsession=session.code,
-            body=call.arg("body"),
-            sent_at=now,
-        )
-    )
+    session = _send_coupon(call, campaign, "sms", phone, now, body=call.arg("body"))
     return {
         **_sms_answer(campaign.id, phone, call.arg("body"), session.url),
         "single_use_code": session.code,
