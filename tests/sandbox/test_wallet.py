@@ -14,7 +14,7 @@ from coupontools_async import AsyncClient, InvalidRequestError, NotFoundError
 from coupontools_async._generated import OPERATIONS
 from coupontools_async.sandbox import Sandbox, SandboxConfig, SandboxState
 from coupontools_async.sandbox._core import HANDLERS, Call
-from coupontools_async.sandbox._wallet import Card, CardUser, seed
+from coupontools_async.sandbox._wallet import SEED_EPOCH, Card, CardUser, seed
 
 pytestmark = pytest.mark.anyio
 
@@ -518,3 +518,15 @@ def test_paging_through_a_big_card_sees_every_user_once(
         page += 1
     assert seen == list(card.users)
     assert len(seen) == 100_000
+
+
+def test_a_card_user_reads_its_user_fields_as_attributes_and_refuses_unknown_names() -> None:
+    state = SandboxState()
+    seed(state, random.Random(3), sessions=0)
+    card = next(iter(state.wallet.cards.values()))
+    user = state.wallet.new_user(card, {"first_name": "Ann", "custom_8": "x"}, SEED_EPOCH)
+    assert (user.first_name, user.custom_8, user.city) == ("Ann", "x", None)
+    assert user.payload()["first_name"] == "Ann"
+    assert "city" not in user.payload()
+    with pytest.raises(AttributeError):
+        _ = user.frist_name
