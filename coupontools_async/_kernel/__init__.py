@@ -15,7 +15,7 @@ from ._operation import (
     ResponseKind,
 )
 from ._pager import AsyncPager, Page, items_at
-from ._raw import RAW_SINK, RawGroup, RawResponse, to_raw_response_wrapper
+from ._raw import RAW_SINK, RawGroup, RawMethod, RawResponse, to_raw_response_wrapper
 from ._resource import RequestFn, Resource
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "Param",
     "ParamLocation",
     "RawGroup",
+    "RawMethod",
     "RawResponse",
     "RequestFn",
     "Requester",

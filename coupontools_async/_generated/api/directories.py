@@ -14,8 +14,8 @@ from coupontools_async._kernel import (
     Pagination,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
@@ -428,11 +428,9 @@ class DirectoriesResource(Resource):
 class DirectoriesResourceWithRawResponse(RawGroup):
     """The methods of :class:`DirectoriesResource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: DirectoriesResource) -> None:
-        super().__init__(resource)
-        self.list = to_raw_response_wrapper(resource.list)
-        self.get = to_raw_response_wrapper(resource.get)
-        self.users = to_raw_response_wrapper(resource.users)
-        self.update_user = to_raw_response_wrapper(resource.update_user)
-        self.categories = to_raw_response_wrapper(resource.categories)
-        self.main_categories = to_raw_response_wrapper(resource.main_categories)
+    list = RawMethod(DirectoriesResource.list)
+    get = RawMethod(DirectoriesResource.get)
+    users = RawMethod(DirectoriesResource.users)
+    update_user = RawMethod(DirectoriesResource.update_user)
+    categories = RawMethod(DirectoriesResource.categories)
+    main_categories = RawMethod(DirectoriesResource.main_categories)

@@ -16,8 +16,8 @@ from coupontools_async._kernel import (
     Pagination,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
@@ -536,12 +536,10 @@ class DirectoryUsersV4Resource(Resource):
 class DirectoryUsersV4ResourceWithRawResponse(RawGroup):
     """The methods of :class:`DirectoryUsersV4Resource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: DirectoryUsersV4Resource) -> None:
-        super().__init__(resource)
-        self.list = to_raw_response_wrapper(resource.list)
-        self.create = to_raw_response_wrapper(resource.create)
-        self.get = to_raw_response_wrapper(resource.get)
-        self.update = to_raw_response_wrapper(resource.update)
-        self.grant_access = to_raw_response_wrapper(resource.grant_access)
-        self.revoke_access = to_raw_response_wrapper(resource.revoke_access)
-        self.sso = to_raw_response_wrapper(resource.sso)
+    list = RawMethod(DirectoryUsersV4Resource.list)
+    create = RawMethod(DirectoryUsersV4Resource.create)
+    get = RawMethod(DirectoryUsersV4Resource.get)
+    update = RawMethod(DirectoryUsersV4Resource.update)
+    grant_access = RawMethod(DirectoryUsersV4Resource.grant_access)
+    revoke_access = RawMethod(DirectoryUsersV4Resource.revoke_access)
+    sso = RawMethod(DirectoryUsersV4Resource.sso)

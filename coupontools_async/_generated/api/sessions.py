@@ -15,8 +15,8 @@ from coupontools_async._kernel import (
     Pagination,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
@@ -1549,16 +1549,14 @@ class SessionsResource(Resource):
 class SessionsResourceWithRawResponse(RawGroup):
     """The methods of :class:`SessionsResource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: SessionsResource) -> None:
-        super().__init__(resource)
-        self.list_all = to_raw_response_wrapper(resource.list_all)
-        self.list_opened = to_raw_response_wrapper(resource.list_opened)
-        self.list_claimed = to_raw_response_wrapper(resource.list_claimed)
-        self.list_validated = to_raw_response_wrapper(resource.list_validated)
-        self.get = to_raw_response_wrapper(resource.get)
-        self.update = to_raw_response_wrapper(resource.update)
-        self.update_batch = to_raw_response_wrapper(resource.update_batch)
-        self.search = to_raw_response_wrapper(resource.search)
-        self.search_in_campaign = to_raw_response_wrapper(resource.search_in_campaign)
-        self.delete = to_raw_response_wrapper(resource.delete)
-        self.barcode = to_raw_response_wrapper(resource.barcode)
+    list_all = RawMethod(SessionsResource.list_all)
+    list_opened = RawMethod(SessionsResource.list_opened)
+    list_claimed = RawMethod(SessionsResource.list_claimed)
+    list_validated = RawMethod(SessionsResource.list_validated)
+    get = RawMethod(SessionsResource.get)
+    update = RawMethod(SessionsResource.update)
+    update_batch = RawMethod(SessionsResource.update_batch)
+    search = RawMethod(SessionsResource.search)
+    search_in_campaign = RawMethod(SessionsResource.search_in_campaign)
+    delete = RawMethod(SessionsResource.delete)
+    barcode = RawMethod(SessionsResource.barcode)

@@ -15,8 +15,8 @@ from coupontools_async._kernel import (
     Pagination,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
@@ -798,14 +798,12 @@ class WalletUsersResource(Resource):
 class WalletUsersResourceWithRawResponse(RawGroup):
     """The methods of :class:`WalletUsersResource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: WalletUsersResource) -> None:
-        super().__init__(resource)
-        self.list = to_raw_response_wrapper(resource.list)
-        self.create = to_raw_response_wrapper(resource.create)
-        self.create_many = to_raw_response_wrapper(resource.create_many)
-        self.get = to_raw_response_wrapper(resource.get)
-        self.add_stamps = to_raw_response_wrapper(resource.add_stamps)
-        self.update = to_raw_response_wrapper(resource.update)
-        self.delete = to_raw_response_wrapper(resource.delete)
-        self.use_rewards = to_raw_response_wrapper(resource.use_rewards)
-        self.void = to_raw_response_wrapper(resource.void)
+    list = RawMethod(WalletUsersResource.list)
+    create = RawMethod(WalletUsersResource.create)
+    create_many = RawMethod(WalletUsersResource.create_many)
+    get = RawMethod(WalletUsersResource.get)
+    add_stamps = RawMethod(WalletUsersResource.add_stamps)
+    update = RawMethod(WalletUsersResource.update)
+    delete = RawMethod(WalletUsersResource.delete)
+    use_rewards = RawMethod(WalletUsersResource.use_rewards)
+    void = RawMethod(WalletUsersResource.void)

@@ -15,8 +15,8 @@ from coupontools_async._kernel import (
     Pagination,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
@@ -166,7 +166,5 @@ class GadgetsV4Resource(Resource):
 class GadgetsV4ResourceWithRawResponse(RawGroup):
     """The methods of :class:`GadgetsV4Resource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: GadgetsV4Resource) -> None:
-        super().__init__(resource)
-        self.list = to_raw_response_wrapper(resource.list)
-        self.create_many = to_raw_response_wrapper(resource.create_many)
+    list = RawMethod(GadgetsV4Resource.list)
+    create_many = RawMethod(GadgetsV4Resource.create_many)

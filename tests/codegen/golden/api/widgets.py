@@ -15,8 +15,8 @@ from coupontools_async._kernel import (
     Pagination,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
@@ -218,8 +218,6 @@ class WidgetsResource(Resource):
 class WidgetsResourceWithRawResponse(RawGroup):
     """The methods of :class:`WidgetsResource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: WidgetsResource) -> None:
-        super().__init__(resource)
-        self.list = to_raw_response_wrapper(resource.list)
-        self.update = to_raw_response_wrapper(resource.update)
-        self.image = to_raw_response_wrapper(resource.image)
+    list = RawMethod(WidgetsResource.list)
+    update = RawMethod(WidgetsResource.update)
+    image = RawMethod(WidgetsResource.image)
