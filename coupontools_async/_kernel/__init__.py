@@ -12,11 +12,12 @@ from ._operation import (
     Param,
     ParamLocation,
     Requester,
+    RequestFn,
     ResponseKind,
 )
 from ._pager import AsyncPager, Page, items_at
 from ._raw import RAW_SINK, RawGroup, RawMethod, RawResponse, to_raw_response_wrapper
-from ._resource import RequestFn, Resource
+from ._resource import Resource
 
 __all__ = [
     "NO_EXTRA_FIELDS",

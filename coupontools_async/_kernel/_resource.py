@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
-from ._operation import Operation, Requester
+from ._operation import Operation, Requester, RequestFn
 from ._pager import AsyncPager
 
-__all__ = ["RequestFn", "Resource"]
-
-T = TypeVar("T")
-
-
-class RequestFn(Protocol):
-    """The client's ``_request``: validate, send and decode one call of an operation."""
-
-    async def __call__(
-        self,
-        operation: Operation[T],
-        *,
-        path: Mapping[str, Any] | None = None,
-        body: Any = None,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> T: ...
+__all__ = ["Resource"]
 
 
 class Resource:
