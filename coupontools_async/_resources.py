@@ -17,7 +17,7 @@ import builtins
 import os
 from collections.abc import AsyncIterable, Iterable, Mapping
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._generated import models
 from ._generated.api.distribution import (
@@ -30,7 +30,7 @@ from ._generated.api.loyalty_users import (
 )
 from ._generated.api.sessions import SessionsResource, SessionsResourceWithRawResponse
 from ._generated.api.wallet_users import WalletUsersResource, WalletUsersResourceWithRawResponse
-from ._kernel import RawMethod
+from ._kernel import Extras, RawMethod
 from ._pagination import AsyncPager
 from .errors import ValidationError
 
@@ -38,14 +38,6 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from .bulk import ImportReport, ProgressHook
-
-
-class Extras(TypedDict, total=False):
-    """The escape hatches every method takes, passed on to the call(s) it makes."""
-
-    extra_body: Mapping[str, Any] | None
-    extra_query: Mapping[str, Any] | None
-    extra_headers: Mapping[str, str] | None
 
 
 __all__ = [

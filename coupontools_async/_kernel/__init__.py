@@ -17,13 +17,14 @@ from ._operation import (
 )
 from ._pager import AsyncPager, Page, items_at
 from ._raw import RAW_SINK, RawGroup, RawMethod, RawResponse, to_raw_response_wrapper
-from ._resource import Resource
+from ._resource import Extras, Resource
 
 __all__ = [
     "NO_EXTRA_FIELDS",
     "RAW_SINK",
     "ApiVersion",
     "AsyncPager",
+    "Extras",
     "Model",
     "Operation",
     "Page",

@@ -8,10 +8,11 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coupontools_async._kernel import (
     AsyncPager,
+    Extras,
     Operation,
     Pagination,
     Param,
@@ -21,6 +22,9 @@ from coupontools_async._kernel import (
 )
 
 from .. import models
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "DirectoryUsersV4Resource",
@@ -259,9 +263,7 @@ class DirectoryUsersV4Resource(Resource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.DirectoryV4User]:
         """Every item of every page of :meth:`list`, one page held at a time.
 
@@ -276,9 +278,7 @@ class DirectoryUsersV4Resource(Resource):
             start_page=start_page,
             max_pages=max_pages,
             max_items=max_items,
-            extra_body=extra_body,
-            extra_query=extra_query,
-            extra_headers=extra_headers,
+            **extras,
         )
 
     async def create(

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from coupontools_async._kernel import (
     AsyncPager,
+    Extras,
     Operation,
     Pagination,
     Param,
@@ -20,6 +21,9 @@ from coupontools_async._kernel import (
 )
 
 from .. import models
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "SessionsResource",
@@ -850,9 +854,7 @@ class SessionsResource(Resource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.CouponSession]:
         """Every item of every page of :meth:`list_all`, one page held at a time.
 
@@ -866,9 +868,7 @@ class SessionsResource(Resource):
             start_page=start_page,
             max_pages=max_pages,
             max_items=max_items,
-            extra_body=extra_body,
-            extra_query=extra_query,
-            extra_headers=extra_headers,
+            **extras,
         )
 
     async def list_opened(
@@ -939,9 +939,7 @@ class SessionsResource(Resource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.CouponSession]:
         """Every item of every page of :meth:`list_opened`, one page held at a time.
 
@@ -955,9 +953,7 @@ class SessionsResource(Resource):
             start_page=start_page,
             max_pages=max_pages,
             max_items=max_items,
-            extra_body=extra_body,
-            extra_query=extra_query,
-            extra_headers=extra_headers,
+            **extras,
         )
 
     async def list_claimed(
@@ -1028,9 +1024,7 @@ class SessionsResource(Resource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.CouponSession]:
         """Every item of every page of :meth:`list_claimed`, one page held at a time.
 
@@ -1044,9 +1038,7 @@ class SessionsResource(Resource):
             start_page=start_page,
             max_pages=max_pages,
             max_items=max_items,
-            extra_body=extra_body,
-            extra_query=extra_query,
-            extra_headers=extra_headers,
+            **extras,
         )
 
     async def list_validated(
@@ -1117,9 +1109,7 @@ class SessionsResource(Resource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.CouponSession]:
         """Every item of every page of :meth:`list_validated`, one page held at a time.
 
@@ -1133,9 +1123,7 @@ class SessionsResource(Resource):
             start_page=start_page,
             max_pages=max_pages,
             max_items=max_items,
-            extra_body=extra_body,
-            extra_query=extra_query,
-            extra_headers=extra_headers,
+            **extras,
         )
 
     async def get(

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coupontools_async._kernel import (
     AsyncPager,
+    Extras,
     Operation,
     Pagination,
     Param,
@@ -20,6 +21,9 @@ from coupontools_async._kernel import (
 )
 
 from .. import models
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "WidgetsResource",
@@ -139,9 +143,7 @@ class WidgetsResource(Resource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.Widget]:
         """Every item of every page of :meth:`list`, one page held at a time.
 
@@ -155,9 +157,7 @@ class WidgetsResource(Resource):
             start_page=start_page,
             max_pages=max_pages,
             max_items=max_items,
-            extra_body=extra_body,
-            extra_query=extra_query,
-            extra_headers=extra_headers,
+            **extras,
         )
 
     async def update(
