@@ -45,12 +45,16 @@ from .errors import (
 if TYPE_CHECKING:
     from ._resources import (
         Distribution,
+        DistributionWithRawResponse,
         LoyaltyUsers,
+        LoyaltyUsersWithRawResponse,
         Sessions,
+        SessionsWithRawResponse,
         WalletUsers,
+        WalletUsersWithRawResponse,
     )
 
-__all__ = ["DEFAULT_BASE_URL", "AsyncClient", "RawResponse"]
+__all__ = ["DEFAULT_BASE_URL", "AsyncClient", "AsyncClientWithRawResponse", "RawResponse"]
 
 T = TypeVar("T")
 
@@ -179,6 +183,16 @@ class _Credentials:
 
     def __reduce__(self) -> Any:
         raise TypeError("credentials cannot be pickled")
+
+
+class AsyncClientWithRawResponse(RawGroups):
+    """``ct.with_raw_response``: every group, each method returning a :class:`RawResponse`."""
+
+    if TYPE_CHECKING:  # the raw classes of the groups in AsyncClient._GROUP_OVERRIDES
+        sessions: SessionsWithRawResponse
+        distribution: DistributionWithRawResponse
+        loyalty_users: LoyaltyUsersWithRawResponse
+        wallet_users: WalletUsersWithRawResponse
 
 
 class AsyncClient(Groups):
@@ -409,13 +423,14 @@ class AsyncClient(Groups):
         return clone
 
     @functools.cached_property
-    def with_raw_response(self) -> RawGroups:
+    def with_raw_response(self) -> AsyncClientWithRawResponse:
         """The same groups and methods, returning :class:`RawResponse` (parsed + httpx response).
 
         ``raw = await ct.with_raw_response.wallet_users.get(1, 2)``, then
-        ``raw.parsed``, ``raw.status_code``, ``raw.headers``.
+        ``raw.parsed``, ``raw.status_code``, ``raw.headers``. Pagers (``iter``) have no
+        raw form.
         """
-        return RawGroups(self)
+        return AsyncClientWithRawResponse(self)
 
     # ----------------------------------------------------------------- lifecycle
 

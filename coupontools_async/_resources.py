@@ -17,13 +17,20 @@ import builtins
 import os
 from collections.abc import AsyncIterable, Iterable, Mapping
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._generated import models
-from ._generated.api.distribution import DistributionResource
-from ._generated.api.loyalty_users import LoyaltyUsersResource
-from ._generated.api.sessions import SessionsResource
-from ._generated.api.wallet_users import WalletUsersResource
+from ._generated.api.distribution import (
+    DistributionResource,
+    DistributionResourceWithRawResponse,
+)
+from ._generated.api.loyalty_users import (
+    LoyaltyUsersResource,
+    LoyaltyUsersResourceWithRawResponse,
+)
+from ._generated.api.sessions import SessionsResource, SessionsResourceWithRawResponse
+from ._generated.api.wallet_users import WalletUsersResource, WalletUsersResourceWithRawResponse
+from ._kernel import Extras, RawMethod
 from ._pagination import AsyncPager
 from .errors import ValidationError
 
@@ -33,20 +40,16 @@ if TYPE_CHECKING:
     from .bulk import ImportReport, ProgressHook
 
 
-class Extras(TypedDict, total=False):
-    """The escape hatches every method takes, passed on to the call(s) it makes."""
-
-    extra_body: Mapping[str, Any] | None
-    extra_query: Mapping[str, Any] | None
-    extra_headers: Mapping[str, str] | None
-
-
 __all__ = [
     "Distribution",
+    "DistributionWithRawResponse",
     "Extras",
     "LoyaltyUsers",
+    "LoyaltyUsersWithRawResponse",
     "Sessions",
+    "SessionsWithRawResponse",
     "WalletUsers",
+    "WalletUsersWithRawResponse",
 ]
 
 SessionState = Literal["all", "opened", "claimed", "validated"]
@@ -140,6 +143,13 @@ class Sessions(SessionsResource):
                 campaign=campaign, code=code, phone=phone, email=email, **extras
             )
         return await super().search(code=code, phone=phone, email=email, **extras)
+
+
+class SessionsWithRawResponse(SessionsResourceWithRawResponse):
+    """The methods of :class:`Sessions`, each returning a ``RawResponse`` (``iter`` has none)."""
+
+    list = RawMethod(Sessions.list)
+    search = RawMethod(Sessions.search)
 
 
 def _id_of(kind: str, prefix: str, param: str, value: str) -> str:
@@ -261,6 +271,17 @@ class Distribution(DistributionResource):
         )
 
 
+class DistributionWithRawResponse(DistributionResourceWithRawResponse):
+    """The methods of :class:`Distribution`, each returning a ``RawResponse``."""
+
+    send_coupon_email = RawMethod(Distribution.send_coupon_email)
+    send_loyalty_email = RawMethod(Distribution.send_loyalty_email)
+    send_coupon_sms = RawMethod(Distribution.send_coupon_sms)
+    send_loyalty_sms = RawMethod(Distribution.send_loyalty_sms)
+    send_directory_email = RawMethod(Distribution.send_directory_email)
+    send_directory_sms = RawMethod(Distribution.send_directory_sms)
+
+
 class WalletUsers(WalletUsersResource):
     """Wallet loyalty card users (v4): list, iterate, get, create, stamps, rewards, void, delete."""
 
@@ -354,6 +375,16 @@ class WalletUsers(WalletUsersResource):
         )
 
 
+class WalletUsersWithRawResponse(WalletUsersResourceWithRawResponse):
+    """The methods of :class:`WalletUsers`, each returning a ``RawResponse`` (``iter`` has none).
+
+    ``import_users`` makes many requests: its ``responses`` holds every one of them.
+    """
+
+    list = RawMethod(WalletUsers.list)
+    import_users = RawMethod(WalletUsers.import_users)
+
+
 class LoyaltyUsers(LoyaltyUsersResource):
     """Web loyalty card users (v3): create, link, list, search, update points, import."""
 
@@ -382,3 +413,12 @@ class LoyaltyUsers(LoyaltyUsersResource):
             on_progress=on_progress,
             default_region=default_region,
         )
+
+
+class LoyaltyUsersWithRawResponse(LoyaltyUsersResourceWithRawResponse):
+    """The methods of :class:`LoyaltyUsers`, each returning a ``RawResponse``.
+
+    ``import_users`` makes many requests: its ``responses`` holds every one of them.
+    """
+
+    import_users = RawMethod(LoyaltyUsers.import_users)

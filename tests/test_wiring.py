@@ -185,6 +185,25 @@ def _expected(op: Operation[Any]) -> str:
     return f"coupontools_async._generated.models.{tp.__name__}"
 
 
+M = "coupontools_async._generated.models."
+# The hand-written composites (``_resources.py``): a call, and how mypy spells its answer.
+COMPOSITE_CALLS = {
+    'sessions.list(campaign="cam_1", state="claimed")': f"{M}CouponSessionListResponse",
+    'sessions.search(email="ann@example.com", campaign="cam_1")': f"{M}CouponSessionSearchResponse",
+    'distribution.send_coupon_email(campaign="cam_1", email="a@b.be")': f"{M}SendResponse",
+    'distribution.send_loyalty_email(loyaltycard="loy_1", email="a@b.be")': f"{M}SendResponse",
+    'distribution.send_directory_email(campaign="dir_1", email="a@b.be")': f"{M}SendResponse",
+    'distribution.send_coupon_sms(campaign="cam_1", phone="+32470000001")': f"{M}SendResponse",
+    'distribution.send_loyalty_sms(loyaltycard="loy_1", phone="+32470000001")': f"{M}SendResponse",
+    'distribution.send_directory_sms(campaign="dir_1", phone="+32470000001")': f"{M}SendResponse",
+    'wallet_users.list(1, page=2, per_page=50, keyword="ann")': f"list[{M}WalletUser]",
+    "wallet_users.import_users(1, [])": "coupontools_async.bulk.ImportReport",
+    'loyalty_users.import_users(loyaltycard="loy_1", rows=[])': "coupontools_async.bulk.ImportReport",
+}
+# What has no raw form: mypy says so, as the runtime does.
+NO_RAW_FORM = ["sessions.iter", "wallet_users.iter", "sessions.iter_all"]
+
+
 def test_mypy_sees_the_parsed_type_of_every_groups_raw_methods(tmp_path: Path) -> None:
     lines = [
         "from coupontools_async import AsyncClient",
@@ -204,15 +223,25 @@ def test_mypy_sees_the_parsed_type_of_every_groups_raw_methods(tmp_path: Path) -
         name = op.id[len(group) + 1 :]
         lines.append(f"    reveal_type(ct.with_raw_response.{group}.{name})")
         wanted[len(lines)] = f"RawResponse[{_expected(op)}]"
+    for call, parsed in COMPOSITE_CALLS.items():
+        lines.append(f"    reveal_type(await ct.with_raw_response.{call})")
+        wanted[len(lines)] = f"coupontools_async._kernel._raw.RawResponse[{parsed}]"
+    refused: dict[int, str] = {}
+    for name in NO_RAW_FORM:
+        lines.append(f"    ct.with_raw_response.{name}")
+        refused[len(lines)] = f'has no attribute "{name.split(".")[1]}"'
     (tmp_path / "mypy.ini").write_text("[mypy]\n", encoding="utf-8")
     (tmp_path / "raw_program.py").write_text("\n".join(lines) + "\n", encoding="utf-8")
     report = run_mypy(tmp_path).stdout
     revealed = {
         int(line.split(":")[1]): line for line in report.splitlines() if "Revealed type" in line
     }
-    assert "error:" not in report.replace("note:", ""), report
+    errors = {int(line.split(":")[1]): line for line in report.splitlines() if ": error:" in line}
     for number, text in wanted.items():
         assert text in revealed.get(number, ""), (number, text, report)
+    assert sorted(errors) == sorted(refused), report
+    for number, text in refused.items():
+        assert text in errors[number], (number, text, report)
 
 
 def _modules_after(statement: str) -> set[str]:

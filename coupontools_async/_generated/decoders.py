@@ -43,19 +43,12 @@ def decode_AccountSso(o: Any, _: Any = None) -> models.AccountSso:
         return not_an_object(o, "AccountSso")  # type: ignore[no-any-return]
     g = o.get
     m: models.AccountSso = _new(models.AccountSso)
-    m.token = (
-        None
-        if (v := g("token")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.url = (
-        None if (v := g("url")) is None else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.url_whitelabel = (
-        None
-        if (v := g("url_whitelabel")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("token")
+    m.token = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("url")
+    m.url = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("url_whitelabel")
+    m.url_whitelabel = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_AccountSso(o):
         x = extras(o, _KNOWN_AccountSso, "AccountSso")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -89,22 +82,14 @@ def decode_BatchUpdateResponse(o: Any, _: Any = None) -> models.BatchUpdateRespo
         return not_an_object(o, "BatchUpdateResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.BatchUpdateResponse = _new(models.BatchUpdateResponse)
-    m.campaign = (
-        None
-        if (v := g("campaign")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.action = (
-        None
-        if (v := g("action")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.startsequence = (
-        None if (v := g("startsequence")) is None else (v if v.__class__ is int else to_int(v))
-    )
-    m.endsequence = (
-        None if (v := g("endsequence")) is None else (v if v.__class__ is int else to_int(v))
-    )
+    v = g("campaign")
+    m.campaign = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("action")
+    m.action = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("startsequence")
+    m.startsequence = None if v is None else v if v.__class__ is int else to_int(v)
+    v = g("endsequence")
+    m.endsequence = None if v is None else v if v.__class__ is int else to_int(v)
     if not _ALL_KNOWN_BatchUpdateResponse(o):
         x = extras(o, _KNOWN_BatchUpdateResponse, "BatchUpdateResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -122,16 +107,10 @@ def decode_Category(o: Any, _: Any = None) -> models.Category:
     g = o.get
     m: models.Category = _new(models.Category)
     m.id = v if (v := o["ID"]).__class__ is str else to_str(v)
-    m.name = (
-        None
-        if (v := g("name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.parent = (
-        None
-        if (v := g("parent")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("name")
+    m.name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("parent")
+    m.parent = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_Category(o):
         x = extras(o, _KNOWN_Category, "Category")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -148,11 +127,8 @@ def decode_CategoryListResponse(o: Any, _: Any = None) -> models.CategoryListRes
         return not_an_object(o, "CategoryListResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.CategoryListResponse = _new(models.CategoryListResponse)
-    m.amount_of_categories = (
-        None
-        if (v := g("amount_of_categories")) is None
-        else (v if v.__class__ is int else to_int(v))
-    )
+    v = g("amount_of_categories")
+    m.amount_of_categories = None if v is None else v if v.__class__ is int else to_int(v)
     m.category = [] if (v := g("category")) is None else model_seq(v, decode_Category, "Category")
     if not _ALL_KNOWN_CategoryListResponse(o):
         x = extras(o, _KNOWN_CategoryListResponse, "CategoryListResponse")
@@ -170,11 +146,8 @@ def decode_CategoryMainListResponse(o: Any, _: Any = None) -> models.CategoryMai
         return not_an_object(o, "CategoryMainListResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.CategoryMainListResponse = _new(models.CategoryMainListResponse)
-    m.amount_of_categories = (
-        None
-        if (v := g("amount_of_categories")) is None
-        else (v if v.__class__ is int else to_int(v))
-    )
+    v = g("amount_of_categories")
+    m.amount_of_categories = None if v is None else v if v.__class__ is int else to_int(v)
     m.category = [] if (v := g("category")) is None else model_seq(v, decode_Category, "Category")
     if not _ALL_KNOWN_CategoryMainListResponse(o):
         x = extras(o, _KNOWN_CategoryMainListResponse, "CategoryMainListResponse")
@@ -195,37 +168,20 @@ def decode_Coupon(o: Any, _: Any = None) -> models.Coupon:
     g = o.get
     m: models.Coupon = _new(models.Coupon)
     m.id = v if (v := o["ID"]).__class__ is str else to_str(v)
-    m.code = (
-        None
-        if (v := g("code")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.name = (
-        None
-        if (v := g("name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.title = (
-        None
-        if (v := g("title")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.status = (
-        None
-        if (v := g("status")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.url = (
-        None if (v := g("url")) is None else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.total_custom_codes = (
-        None if (v := g("total_custom_codes")) is None else (v if v.__class__ is int else to_int(v))
-    )
-    m.claimed_custom_codes = (
-        None
-        if (v := g("claimed_custom_codes")) is None
-        else (v if v.__class__ is int else to_int(v))
-    )
+    v = g("code")
+    m.code = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("name")
+    m.name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("title")
+    m.title = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("status")
+    m.status = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("url")
+    m.url = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("total_custom_codes")
+    m.total_custom_codes = None if v is None else v if v.__class__ is int else to_int(v)
+    v = g("claimed_custom_codes")
+    m.claimed_custom_codes = None if v is None else v if v.__class__ is int else to_int(v)
     if not _ALL_KNOWN_Coupon(o):
         x = extras(o, _KNOWN_Coupon, "Coupon")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -245,16 +201,10 @@ def decode_CouponCreatedEvent(o: Any, _: Any = None) -> models.CouponCreatedEven
     m.id = v if (v := o["id"]).__class__ is str else to_str(v)
     m.datetime = required(parse_datetime(o["datetime"]), "timestamp")
     m.type = v if (v := o["type"]).__class__ is str else to_str(v)
-    m.coupon = (
-        None
-        if (v := g("coupon")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.subaccount = (
-        None
-        if (v := g("subaccount")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("coupon")
+    m.coupon = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("subaccount")
+    m.subaccount = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_CouponCreatedEvent(o):
         x = extras(o, _KNOWN_CouponCreatedEvent, "CouponCreatedEvent")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -288,29 +238,16 @@ def decode_CouponEvent(o: Any, _: Any = None) -> models.CouponEvent:
     m.id = v if (v := o["id"]).__class__ is str else to_str(v)
     m.datetime = required(parse_datetime(o["datetime"]), "timestamp")
     m.type = v if (v := o["type"]).__class__ is str else to_str(v)
-    m.livemode = (
-        None if (v := g("livemode")) is None else (v if v is True or v is False else to_bool(v))
-    )
-    m.coupon_code = (
-        None
-        if (v := g("coupon_code")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.session = (
-        None
-        if (v := g("session")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.campaign = (
-        None
-        if (v := g("campaign")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.coupon_url = (
-        None
-        if (v := g("coupon_url")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("livemode")
+    m.livemode = None if v is None else v if v is True or v is False else to_bool(v)
+    v = g("coupon_code")
+    m.coupon_code = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("session")
+    m.session = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("campaign")
+    m.campaign = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("coupon_url")
+    m.coupon_url = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     m.coupon = None if (v := g("coupon")) is None else decode_CouponEventCoupon(v)
     m.status = None if (v := g("status")) is None else decode_CouponEventStatus(v)
     m.customer = None if (v := g("customer")) is None else decode_CouponEventCustomer(v)
@@ -342,51 +279,26 @@ def decode_CouponEventCoupon(o: Any, _: Any = None) -> models.CouponEventCoupon:
         return not_an_object(o, "CouponEventCoupon")  # type: ignore[no-any-return]
     g = o.get
     m: models.CouponEventCoupon = _new(models.CouponEventCoupon)
-    m.coupon_code = (
-        None
-        if (v := g("coupon_code")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.friendly_name = (
-        None
-        if (v := g("friendly_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.title = (
-        None
-        if (v := g("title")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.subtitle = (
-        None
-        if (v := g("subtitle")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.tags = (
-        None
-        if (v := g("tags")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.coupon_value = (
-        None
-        if (v := g("coupon_value")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("coupon_code")
+    m.coupon_code = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("friendly_name")
+    m.friendly_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("title")
+    m.title = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("subtitle")
+    m.subtitle = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("tags")
+    m.tags = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("coupon_value")
+    m.coupon_value = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_validation_code")
     m.custom_validation_code = (
-        None
-        if (v := g("custom_validation_code")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
+        None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     )
-    m.customid = (
-        None
-        if (v := g("customid")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.timezone = (
-        None
-        if (v := g("timezone")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("customid")
+    m.customid = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("timezone")
+    m.timezone = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_CouponEventCoupon(o):
         x = extras(o, _KNOWN_CouponEventCoupon, "CouponEventCoupon")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -423,85 +335,39 @@ def decode_CouponEventCustomer(o: Any, _: Any = None) -> models.CouponEventCusto
         return not_an_object(o, "CouponEventCustomer")  # type: ignore[no-any-return]
     g = o.get
     m: models.CouponEventCustomer = _new(models.CouponEventCustomer)
-    m.gender = (
-        None
-        if (v := g("gender")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.first_name = (
-        None
-        if (v := g("first_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.last_name = (
-        None
-        if (v := g("last_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.email = (
-        None
-        if (v := g("email")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.phone = (
-        None
-        if (v := g("phone")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.address = (
-        None
-        if (v := g("address")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.zip = (
-        None if (v := g("zip")) is None else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.city = (
-        None
-        if (v := g("city")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("gender")
+    m.gender = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("first_name")
+    m.first_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("last_name")
+    m.last_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("email")
+    m.email = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("phone")
+    m.phone = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("address")
+    m.address = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("zip")
+    m.zip = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("city")
+    m.city = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     m.birthday = None if (v := g("birthday")) is None else to_date(v)
-    m.custom_field_1 = (
-        None
-        if (v := g("custom_field_1")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_field_2 = (
-        None
-        if (v := g("custom_field_2")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_field_3 = (
-        None
-        if (v := g("custom_field_3")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_field_4 = (
-        None
-        if (v := g("custom_field_4")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_field_5 = (
-        None
-        if (v := g("custom_field_5")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_field_6 = (
-        None
-        if (v := g("custom_field_6")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_field_7 = (
-        None
-        if (v := g("custom_field_7")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.question_1 = (
-        None
-        if (v := g("question_1")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("custom_field_1")
+    m.custom_field_1 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_field_2")
+    m.custom_field_2 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_field_3")
+    m.custom_field_3 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_field_4")
+    m.custom_field_4 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_field_5")
+    m.custom_field_5 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_field_6")
+    m.custom_field_6 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_field_7")
+    m.custom_field_7 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("question_1")
+    m.question_1 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_CouponEventCustomer(o):
         x = extras(o, _KNOWN_CouponEventCustomer, "CouponEventCustomer")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -529,25 +395,18 @@ def decode_CouponEventStatus(o: Any, _: Any = None) -> models.CouponEventStatus:
         return not_an_object(o, "CouponEventStatus")  # type: ignore[no-any-return]
     g = o.get
     m: models.CouponEventStatus = _new(models.CouponEventStatus)
-    m.social_login = (
-        None if (v := g("social_login")) is None else (v if v is True or v is False else to_bool(v))
-    )
-    m.scratched = (
-        None if (v := g("scratched")) is None else (v if v is True or v is False else to_bool(v))
-    )
+    v = g("social_login")
+    m.social_login = None if v is None else v if v is True or v is False else to_bool(v)
+    v = g("scratched")
+    m.scratched = None if v is None else v if v is True or v is False else to_bool(v)
     m.scratched_date = None if (v := g("scratched_date")) is None else parse_datetime(v)
-    m.claimed = (
-        None if (v := g("claimed")) is None else (v if v is True or v is False else to_bool(v))
-    )
+    v = g("claimed")
+    m.claimed = None if v is None else v if v is True or v is False else to_bool(v)
     m.claimed_date = None if (v := g("claimed_date")) is None else parse_datetime(v)
-    m.claimed_type = (
-        None
-        if (v := g("claimed_type")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.validated = (
-        None if (v := g("validated")) is None else (v if v is True or v is False else to_bool(v))
-    )
+    v = g("claimed_type")
+    m.claimed_type = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("validated")
+    m.validated = None if v is None else v if v is True or v is False else to_bool(v)
     m.validated_date = None if (v := g("validated_date")) is None else parse_datetime(v)
     if not _ALL_KNOWN_CouponEventStatus(o):
         x = extras(o, _KNOWN_CouponEventStatus, "CouponEventStatus")
@@ -599,21 +458,12 @@ def decode_CouponPushResponse(o: Any, _: Any = None) -> models.CouponPushRespons
         return not_an_object(o, "CouponPushResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.CouponPushResponse = _new(models.CouponPushResponse)
-    m.campaign = (
-        None
-        if (v := g("campaign")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.couponsession = (
-        None
-        if (v := g("couponsession")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.action = (
-        None
-        if (v := g("action")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("campaign")
+    m.campaign = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("couponsession")
+    m.couponsession = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("action")
+    m.action = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_CouponPushResponse(o):
         x = extras(o, _KNOWN_CouponPushResponse, "CouponPushResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -631,19 +481,12 @@ def decode_CouponSession(o: Any, _: Any = None) -> models.CouponSession:
     g = o.get
     m: models.CouponSession = _new(models.CouponSession)
     m.session = v if (v := o["session"]).__class__ is str else to_str(v)
-    m.session_url = (
-        None
-        if (v := g("session_url")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.sequenceid = (
-        None if (v := g("sequenceid")) is None else (v if v.__class__ is int else to_int(v))
-    )
-    m.customid = (
-        None
-        if (v := g("customid")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("session_url")
+    m.session_url = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("sequenceid")
+    m.sequenceid = None if v is None else v if v.__class__ is int else to_int(v)
+    v = g("customid")
+    m.customid = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     m.status = None if (v := g("status")) is None else decode_CouponSessionStatus(v)
     if not _ALL_KNOWN_CouponSession(o):
         x = extras(o, _KNOWN_CouponSession, "CouponSession")
@@ -678,21 +521,12 @@ def decode_CouponSessionDeleteResponse(o: Any, _: Any = None) -> models.CouponSe
         return not_an_object(o, "CouponSessionDeleteResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.CouponSessionDeleteResponse = _new(models.CouponSessionDeleteResponse)
-    m.campaign = (
-        None
-        if (v := g("campaign")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.session = (
-        None
-        if (v := g("session")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.action = (
-        None
-        if (v := g("action")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("campaign")
+    m.campaign = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("session")
+    m.session = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("action")
+    m.action = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_CouponSessionDeleteResponse(o):
         x = extras(o, _KNOWN_CouponSessionDeleteResponse, "CouponSessionDeleteResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -709,9 +543,8 @@ def decode_CouponSessionListResponse(o: Any, _: Any = None) -> models.CouponSess
         return not_an_object(o, "CouponSessionListResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.CouponSessionListResponse = _new(models.CouponSessionListResponse)
-    m.amount_of_results = (
-        None if (v := g("amount_of_results")) is None else (v if v.__class__ is int else to_int(v))
-    )
+    v = g("amount_of_results")
+    m.amount_of_results = None if v is None else v if v.__class__ is int else to_int(v)
     m.data = [] if (v := g("data")) is None else model_seq(v, decode_CouponSession, "CouponSession")
     if not _ALL_KNOWN_CouponSessionListResponse(o):
         x = extras(o, _KNOWN_CouponSessionListResponse, "CouponSessionListResponse")
@@ -732,29 +565,16 @@ def decode_CouponSessionResponse(o: Any, _: Any = None) -> models.CouponSessionR
     g = o.get
     m: models.CouponSessionResponse = _new(models.CouponSessionResponse)
     m.session = v if (v := o["session"]).__class__ is str else to_str(v)
-    m.campaign = (
-        None
-        if (v := g("campaign")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.action = (
-        None
-        if (v := g("action")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.session_url = (
-        None
-        if (v := g("session_url")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.sequenceid = (
-        None if (v := g("sequenceid")) is None else (v if v.__class__ is int else to_int(v))
-    )
-    m.customid = (
-        None
-        if (v := g("customid")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("campaign")
+    m.campaign = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("action")
+    m.action = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("session_url")
+    m.session_url = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("sequenceid")
+    m.sequenceid = None if v is None else v if v.__class__ is int else to_int(v)
+    v = g("customid")
+    m.customid = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     m.data = None if (v := g("data")) is None else decode_CouponSessionData(v)
     if not _ALL_KNOWN_CouponSessionResponse(o):
         x = extras(o, _KNOWN_CouponSessionResponse, "CouponSessionResponse")
@@ -772,11 +592,8 @@ def decode_CouponSessionSearchResponse(o: Any, _: Any = None) -> models.CouponSe
         return not_an_object(o, "CouponSessionSearchResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.CouponSessionSearchResponse = _new(models.CouponSessionSearchResponse)
-    m.campaign = (
-        None
-        if (v := g("campaign")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("campaign")
+    m.campaign = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     m.data = [] if (v := g("data")) is None else model_seq(v, decode_CouponSession, "CouponSession")
     if not _ALL_KNOWN_CouponSessionSearchResponse(o):
         x = extras(o, _KNOWN_CouponSessionSearchResponse, "CouponSessionSearchResponse")
@@ -815,54 +632,33 @@ def decode_CouponSessionStatus(o: Any, _: Any = None) -> models.CouponSessionSta
     g = o.get
     m: models.CouponSessionStatus = _new(models.CouponSessionStatus)
     m.created_date_utc = None if (v := g("created_date_utc")) is None else parse_datetime(v)
-    m.opened = (
-        None if (v := g("opened")) is None else (v if v is True or v is False else to_bool(v))
-    )
+    m.opened = None if (v := g("opened")) is None else v if v is True or v is False else to_bool(v)
     m.open_date_utc = None if (v := g("open_date_utc")) is None else parse_datetime(v)
-    m.played = (
-        None if (v := g("played")) is None else (v if v is True or v is False else to_bool(v))
-    )
+    m.played = None if (v := g("played")) is None else v if v is True or v is False else to_bool(v)
     m.played_date_utc = None if (v := g("played_date_utc")) is None else parse_datetime(v)
+    v = g("own_validation_code")
     m.own_validation_code = (
-        None
-        if (v := g("own_validation_code")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
+        None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     )
-    m.claimed = (
-        None if (v := g("claimed")) is None else (v if v is True or v is False else to_bool(v))
-    )
+    v = g("claimed")
+    m.claimed = None if v is None else v if v is True or v is False else to_bool(v)
     m.claim_date_utc = None if (v := g("claim_date_utc")) is None else parse_datetime(v)
-    m.claimtype = (
-        None
-        if (v := g("claimtype")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.validated = (
-        None if (v := g("validated")) is None else (v if v is True or v is False else to_bool(v))
-    )
+    v = g("claimtype")
+    m.claimtype = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("validated")
+    m.validated = None if v is None else v if v is True or v is False else to_bool(v)
     m.validation_date_utc = None if (v := g("validation_date_utc")) is None else parse_datetime(v)
+    v = g("validation_value")
     m.validation_value = (
-        None
-        if (v := g("validation_value")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
+        None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     )
-    m.value = (
-        None
-        if (v := g("value")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.voided = (
-        None if (v := g("voided")) is None else (v if v is True or v is False else to_bool(v))
-    )
+    v = g("value")
+    m.value = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    m.voided = None if (v := g("voided")) is None else v if v is True or v is False else to_bool(v)
     m.voided_date_utc = None if (v := g("voided_date_utc")) is None else parse_datetime(v)
-    m.locked = (
-        None if (v := g("locked")) is None else (v if v is True or v is False else to_bool(v))
-    )
-    m.saved_to_passbook = (
-        None
-        if (v := g("saved_to_passbook")) is None
-        else (v if v is True or v is False else to_bool(v))
-    )
+    m.locked = None if (v := g("locked")) is None else v if v is True or v is False else to_bool(v)
+    v = g("saved_to_passbook")
+    m.saved_to_passbook = None if v is None else v if v is True or v is False else to_bool(v)
     if not _ALL_KNOWN_CouponSessionStatus(o):
         x = extras(o, _KNOWN_CouponSessionStatus, "CouponSessionStatus")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -879,21 +675,12 @@ def decode_CouponSessionUpdateResponse(o: Any, _: Any = None) -> models.CouponSe
         return not_an_object(o, "CouponSessionUpdateResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.CouponSessionUpdateResponse = _new(models.CouponSessionUpdateResponse)
-    m.campaign = (
-        None
-        if (v := g("campaign")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.session = (
-        None
-        if (v := g("session")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.action = (
-        None
-        if (v := g("action")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("campaign")
+    m.campaign = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("session")
+    m.session = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("action")
+    m.action = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_CouponSessionUpdateResponse(o):
         x = extras(o, _KNOWN_CouponSessionUpdateResponse, "CouponSessionUpdateResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -911,24 +698,14 @@ def decode_Directory(o: Any, _: Any = None) -> models.Directory:
     g = o.get
     m: models.Directory = _new(models.Directory)
     m.id = v if (v := o["ID"]).__class__ is str else to_str(v)
-    m.code = (
-        None
-        if (v := g("code")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.name = (
-        None
-        if (v := g("name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.url = (
-        None if (v := g("url")) is None else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.status = (
-        None
-        if (v := g("status")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("code")
+    m.code = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("name")
+    m.name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("url")
+    m.url = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("status")
+    m.status = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_Directory(o):
         x = extras(o, _KNOWN_Directory, "Directory")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -945,9 +722,8 @@ def decode_DirectoryInfoResponse(o: Any, _: Any = None) -> models.DirectoryInfoR
         return not_an_object(o, "DirectoryInfoResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.DirectoryInfoResponse = _new(models.DirectoryInfoResponse)
-    m.directory = (
-        None if (v := g("directory")) is None else model_seq(v, decode_Directory, "Directory")
-    )
+    v = g("directory")
+    m.directory = None if v is None else model_seq(v, decode_Directory, "Directory")
     if not _ALL_KNOWN_DirectoryInfoResponse(o):
         x = extras(o, _KNOWN_DirectoryInfoResponse, "DirectoryInfoResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -964,14 +740,10 @@ def decode_DirectoryListResponse(o: Any, _: Any = None) -> models.DirectoryListR
         return not_an_object(o, "DirectoryListResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.DirectoryListResponse = _new(models.DirectoryListResponse)
-    m.amount_of_directories = (
-        None
-        if (v := g("amount_of_directories")) is None
-        else (v if v.__class__ is int else to_int(v))
-    )
-    m.directory = (
-        [] if (v := g("directory")) is None else model_seq(v, decode_Directory, "Directory")
-    )
+    v = g("amount_of_directories")
+    m.amount_of_directories = None if v is None else v if v.__class__ is int else to_int(v)
+    v = g("directory")
+    m.directory = [] if v is None else model_seq(v, decode_Directory, "Directory")
     if not _ALL_KNOWN_DirectoryListResponse(o):
         x = extras(o, _KNOWN_DirectoryListResponse, "DirectoryListResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -991,27 +763,15 @@ def decode_DirectoryRegistrationData(o: Any, _: Any = None) -> models.DirectoryR
     g = o.get
     m: models.DirectoryRegistrationData = _new(models.DirectoryRegistrationData)
     m.user_id = v if (v := o["userId"]).__class__ is str else to_str(v)
-    m.first_name = (
-        None
-        if (v := g("first_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.last_name = (
-        None
-        if (v := g("last_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("first_name")
+    m.first_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("last_name")
+    m.last_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     m.birthday = None if (v := g("birthday")) is None else to_date(v)
-    m.email = (
-        None
-        if (v := g("email")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.phone = (
-        None
-        if (v := g("phone")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("email")
+    m.email = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("phone")
+    m.phone = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     m.created_at = None if (v := g("created_at")) is None else parse_datetime(v)
     if not _ALL_KNOWN_DirectoryRegistrationData(o):
         x = extras(o, _KNOWN_DirectoryRegistrationData, "DirectoryRegistrationData")
@@ -1052,33 +812,18 @@ def decode_DirectoryUser(o: Any, _: Any = None) -> models.DirectoryUser:
     g = o.get
     m: models.DirectoryUser = _new(models.DirectoryUser)
     m.id = v if (v := o["ID"]).__class__ is str else to_str(v)
-    m.first_name = (
-        None
-        if (v := g("first_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.last_name = (
-        None
-        if (v := g("last_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("first_name")
+    m.first_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("last_name")
+    m.last_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     m.birthday = None if (v := g("birthday")) is None else to_date(v)
-    m.email = (
-        None
-        if (v := g("email")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.phone = (
-        None
-        if (v := g("phone")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("email")
+    m.email = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("phone")
+    m.phone = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     m.created_at = None if (v := g("created_at")) is None else parse_datetime(v)
-    m.payment_status = (
-        None
-        if (v := g("payment_status")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("payment_status")
+    m.payment_status = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_DirectoryUser(o):
         x = extras(o, _KNOWN_DirectoryUser, "DirectoryUser")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -1095,17 +840,12 @@ def decode_DirectoryUserListResponse(o: Any, _: Any = None) -> models.DirectoryU
         return not_an_object(o, "DirectoryUserListResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.DirectoryUserListResponse = _new(models.DirectoryUserListResponse)
-    m.directory = (
-        None
-        if (v := g("directory")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.amount_of_users = (
-        None if (v := g("amount_of_users")) is None else (v if v.__class__ is int else to_int(v))
-    )
-    m.users = (
-        [] if (v := g("users")) is None else model_seq(v, decode_DirectoryUser, "DirectoryUser")
-    )
+    v = g("directory")
+    m.directory = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("amount_of_users")
+    m.amount_of_users = None if v is None else v if v.__class__ is int else to_int(v)
+    v = g("users")
+    m.users = [] if v is None else model_seq(v, decode_DirectoryUser, "DirectoryUser")
     if not _ALL_KNOWN_DirectoryUserListResponse(o):
         x = extras(o, _KNOWN_DirectoryUserListResponse, "DirectoryUserListResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -1122,26 +862,14 @@ def decode_DirectoryUserUpdateResponse(o: Any, _: Any = None) -> models.Director
         return not_an_object(o, "DirectoryUserUpdateResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.DirectoryUserUpdateResponse = _new(models.DirectoryUserUpdateResponse)
-    m.result = (
-        None
-        if (v := g("result")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.directory = (
-        None
-        if (v := g("directory")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.user = (
-        None
-        if (v := g("user")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.payment_status = (
-        None
-        if (v := g("payment_status")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("result")
+    m.result = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("directory")
+    m.directory = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("user")
+    m.user = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("payment_status")
+    m.payment_status = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_DirectoryUserUpdateResponse(o):
         x = extras(o, _KNOWN_DirectoryUserUpdateResponse, "DirectoryUserUpdateResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -1159,14 +887,10 @@ def decode_DirectoryV4(o: Any, _: Any = None) -> models.DirectoryV4:
     g = o.get
     m: models.DirectoryV4 = _new(models.DirectoryV4)
     m.id = v if (v := o["id"]).__class__ is int else required(to_int(v), "number")
-    m.name = (
-        None
-        if (v := g("name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.url = (
-        None if (v := g("url")) is None else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("name")
+    m.name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("url")
+    m.url = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     m.created_at = None if (v := g("created_at")) is None else parse_datetime(v)
     if not _ALL_KNOWN_DirectoryV4(o):
         x = extras(o, _KNOWN_DirectoryV4, "DirectoryV4")
@@ -1204,61 +928,31 @@ def decode_DirectoryV4User(o: Any, _: Any = None) -> models.DirectoryV4User:
     g = o.get
     m: models.DirectoryV4User = _new(models.DirectoryV4User)
     m.id = v if (v := o["id"]).__class__ is int else required(to_int(v), "number")
-    m.email = (
-        None
-        if (v := g("email")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.first_name = (
-        None
-        if (v := g("first_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.last_name = (
-        None
-        if (v := g("last_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.phone = (
-        None
-        if (v := g("phone")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("email")
+    m.email = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("first_name")
+    m.first_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("last_name")
+    m.last_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("phone")
+    m.phone = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     m.birth_date = None if (v := g("birth_date")) is None else to_date(v)
-    m.address = (
-        None
-        if (v := g("address")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.zip = (
-        None if (v := g("zip")) is None else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.city = (
-        None
-        if (v := g("city")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_1 = (
-        None
-        if (v := g("custom_1")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_2 = (
-        None
-        if (v := g("custom_2")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_3 = (
-        None
-        if (v := g("custom_3")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.blocked = (
-        None if (v := g("blocked")) is None else (v if v is True or v is False else to_bool(v))
-    )
-    m.paid_access = (
-        None if (v := g("paid_access")) is None else (v if v is True or v is False else to_bool(v))
-    )
+    v = g("address")
+    m.address = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("zip")
+    m.zip = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("city")
+    m.city = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_1")
+    m.custom_1 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_2")
+    m.custom_2 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_3")
+    m.custom_3 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("blocked")
+    m.blocked = None if v is None else v if v is True or v is False else to_bool(v)
+    v = g("paid_access")
+    m.paid_access = None if v is None else v if v is True or v is False else to_bool(v)
     m.access_expires_at = None if (v := g("access_expires_at")) is None else parse_datetime(v)
     m.created_at = None if (v := g("created_at")) is None else parse_datetime(v)
     if not _ALL_KNOWN_DirectoryV4User(o):
@@ -1277,14 +971,10 @@ def decode_DirectoryV4UserSso(o: Any, _: Any = None) -> models.DirectoryV4UserSs
         return not_an_object(o, "DirectoryV4UserSso")  # type: ignore[no-any-return]
     g = o.get
     m: models.DirectoryV4UserSso = _new(models.DirectoryV4UserSso)
-    m.token = (
-        None
-        if (v := g("token")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.url = (
-        None if (v := g("url")) is None else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("token")
+    m.token = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("url")
+    m.url = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_DirectoryV4UserSso(o):
         x = extras(o, _KNOWN_DirectoryV4UserSso, "DirectoryV4UserSso")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -1304,29 +994,16 @@ def decode_EmailContact(o: Any, _: Any = None) -> models.EmailContact:
     g = o.get
     m: models.EmailContact = _new(models.EmailContact)
     m.id = v if (v := o["ID"]).__class__ is str else to_str(v)
-    m.email = (
-        None
-        if (v := g("email")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.phone = (
-        None
-        if (v := g("phone")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.first_name = (
-        None
-        if (v := g("first_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.last_name = (
-        None
-        if (v := g("last_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.unsubscribed = (
-        None if (v := g("unsubscribed")) is None else (v if v is True or v is False else to_bool(v))
-    )
+    v = g("email")
+    m.email = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("phone")
+    m.phone = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("first_name")
+    m.first_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("last_name")
+    m.last_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("unsubscribed")
+    m.unsubscribed = None if v is None else v if v is True or v is False else to_bool(v)
     m.unsubscribedate = None if (v := g("unsubscribedate")) is None else parse_datetime(v)
     if not _ALL_KNOWN_EmailContact(o):
         x = extras(o, _KNOWN_EmailContact, "EmailContact")
@@ -1348,26 +1025,14 @@ def decode_EmailContactAddResponse(o: Any, _: Any = None) -> models.EmailContact
     m: models.EmailContactAddResponse = _new(models.EmailContactAddResponse)
     m.group_id = v if (v := o["group_id"]).__class__ is str else to_str(v)
     m.contact_id = v if (v := o["contact_id"]).__class__ is str else to_str(v)
-    m.email = (
-        None
-        if (v := g("email")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.first_name = (
-        None
-        if (v := g("first_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.last_name = (
-        None
-        if (v := g("last_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.result = (
-        None
-        if (v := g("result")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("email")
+    m.email = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("first_name")
+    m.first_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("last_name")
+    m.last_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("result")
+    m.result = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_EmailContactAddResponse(o):
         x = extras(o, _KNOWN_EmailContactAddResponse, "EmailContactAddResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -1387,17 +1052,12 @@ def decode_EmailContactListResponse(o: Any, _: Any = None) -> models.EmailContac
     g = o.get
     m: models.EmailContactListResponse = _new(models.EmailContactListResponse)
     m.group_id = v if (v := o["group_id"]).__class__ is str else to_str(v)
-    m.group_name = (
-        None
-        if (v := g("group_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.amount_of_contacts = (
-        None if (v := g("amount_of_contacts")) is None else (v if v.__class__ is int else to_int(v))
-    )
-    m.contact = (
-        [] if (v := g("contact")) is None else model_seq(v, decode_EmailContact, "EmailContact")
-    )
+    v = g("group_name")
+    m.group_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("amount_of_contacts")
+    m.amount_of_contacts = None if v is None else v if v.__class__ is int else to_int(v)
+    v = g("contact")
+    m.contact = [] if v is None else model_seq(v, decode_EmailContact, "EmailContact")
     if not _ALL_KNOWN_EmailContactListResponse(o):
         x = extras(o, _KNOWN_EmailContactListResponse, "EmailContactListResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -1415,11 +1075,8 @@ def decode_EmailGroup(o: Any, _: Any = None) -> models.EmailGroup:
     g = o.get
     m: models.EmailGroup = _new(models.EmailGroup)
     m.id = v if (v := o["ID"]).__class__ is str else to_str(v)
-    m.name = (
-        None
-        if (v := g("name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("name")
+    m.name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_EmailGroup(o):
         x = extras(o, _KNOWN_EmailGroup, "EmailGroup")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -1437,11 +1094,8 @@ def decode_EmailGroupCreateResponse(o: Any, _: Any = None) -> models.EmailGroupC
     g = o.get
     m: models.EmailGroupCreateResponse = _new(models.EmailGroupCreateResponse)
     m.group_id = v if (v := o["group_id"]).__class__ is str else to_str(v)
-    m.result = (
-        None
-        if (v := g("result")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("result")
+    m.result = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_EmailGroupCreateResponse(o):
         x = extras(o, _KNOWN_EmailGroupCreateResponse, "EmailGroupCreateResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -1458,9 +1112,8 @@ def decode_EmailGroupListResponse(o: Any, _: Any = None) -> models.EmailGroupLis
         return not_an_object(o, "EmailGroupListResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.EmailGroupListResponse = _new(models.EmailGroupListResponse)
-    m.amount_of_groups = (
-        None if (v := g("amount_of_groups")) is None else (v if v.__class__ is int else to_int(v))
-    )
+    v = g("amount_of_groups")
+    m.amount_of_groups = None if v is None else v if v.__class__ is int else to_int(v)
     m.group = [] if (v := g("group")) is None else model_seq(v, decode_EmailGroup, "EmailGroup")
     if not _ALL_KNOWN_EmailGroupListResponse(o):
         x = extras(o, _KNOWN_EmailGroupListResponse, "EmailGroupListResponse")
@@ -1493,26 +1146,14 @@ def decode_LandingPageSubmissionEvent(o: Any, _: Any = None) -> models.LandingPa
     m.id = v if (v := o["id"]).__class__ is str else to_str(v)
     m.datetime = required(parse_datetime(o["datetime"]), "timestamp")
     m.type = v if (v := o["type"]).__class__ is str else to_str(v)
-    m.landing_id = (
-        None
-        if (v := g("landing_id")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.target_coupon = (
-        None
-        if (v := g("target_coupon")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.target_statcode = (
-        None
-        if (v := g("target_statcode")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.target_url = (
-        None
-        if (v := g("target_url")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("landing_id")
+    m.landing_id = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("target_coupon")
+    m.target_coupon = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("target_statcode")
+    m.target_statcode = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("target_url")
+    m.target_url = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     m.data = None if (v := g("data")) is None else str_dict(v)
     m.utm_tags = None if (v := g("utm_tags")) is None else decode_LandingPageUtmTags(v)
     if not _ALL_KNOWN_LandingPageSubmissionEvent(o):
@@ -1547,71 +1188,32 @@ def decode_LandingPageUtmTags(o: Any, _: Any = None) -> models.LandingPageUtmTag
         return not_an_object(o, "LandingPageUtmTags")  # type: ignore[no-any-return]
     g = o.get
     m: models.LandingPageUtmTags = _new(models.LandingPageUtmTags)
-    m.utm_source = (
-        None
-        if (v := g("utm_source")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.utm_medium = (
-        None
-        if (v := g("utm_medium")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.utm_campaign = (
-        None
-        if (v := g("utm_campaign")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.utm_term = (
-        None
-        if (v := g("utm_term")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.utm_content = (
-        None
-        if (v := g("utm_content")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom1 = (
-        None
-        if (v := g("custom1")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom2 = (
-        None
-        if (v := g("custom2")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom3 = (
-        None
-        if (v := g("custom3")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom4 = (
-        None
-        if (v := g("custom4")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom5 = (
-        None
-        if (v := g("custom5")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom6 = (
-        None
-        if (v := g("custom6")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom7 = (
-        None
-        if (v := g("custom7")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom8 = (
-        None
-        if (v := g("custom8")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("utm_source")
+    m.utm_source = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("utm_medium")
+    m.utm_medium = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("utm_campaign")
+    m.utm_campaign = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("utm_term")
+    m.utm_term = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("utm_content")
+    m.utm_content = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom1")
+    m.custom1 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom2")
+    m.custom2 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom3")
+    m.custom3 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom4")
+    m.custom4 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom5")
+    m.custom5 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom6")
+    m.custom6 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom7")
+    m.custom7 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom8")
+    m.custom8 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_LandingPageUtmTags(o):
         x = extras(o, _KNOWN_LandingPageUtmTags, "LandingPageUtmTags")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -1629,32 +1231,18 @@ def decode_LoyaltyCard(o: Any, _: Any = None) -> models.LoyaltyCard:
     g = o.get
     m: models.LoyaltyCard = _new(models.LoyaltyCard)
     m.id = v if (v := o["ID"]).__class__ is str else to_str(v)
-    m.code = (
-        None
-        if (v := g("code")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.url = (
-        None if (v := g("url")) is None else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.status = (
-        None
-        if (v := g("status")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.name = (
-        None
-        if (v := g("name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.type = (
-        None
-        if (v := g("type")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.amount_of_stamps = (
-        None if (v := g("amount_of_stamps")) is None else (v if v.__class__ is int else to_int(v))
-    )
+    v = g("code")
+    m.code = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("url")
+    m.url = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("status")
+    m.status = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("name")
+    m.name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("type")
+    m.type = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("amount_of_stamps")
+    m.amount_of_stamps = None if v is None else v if v.__class__ is int else to_int(v)
     if not _ALL_KNOWN_LoyaltyCard(o):
         x = extras(o, _KNOWN_LoyaltyCard, "LoyaltyCard")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -1671,9 +1259,8 @@ def decode_LoyaltyCardInfoResponse(o: Any, _: Any = None) -> models.LoyaltyCardI
         return not_an_object(o, "LoyaltyCardInfoResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.LoyaltyCardInfoResponse = _new(models.LoyaltyCardInfoResponse)
-    m.loyaltycard = (
-        None if (v := g("loyaltycard")) is None else model_seq(v, decode_LoyaltyCard, "LoyaltyCard")
-    )
+    v = g("loyaltycard")
+    m.loyaltycard = None if v is None else model_seq(v, decode_LoyaltyCard, "LoyaltyCard")
     if not _ALL_KNOWN_LoyaltyCardInfoResponse(o):
         x = extras(o, _KNOWN_LoyaltyCardInfoResponse, "LoyaltyCardInfoResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -1690,9 +1277,8 @@ def decode_LoyaltyCardListResponse(o: Any, _: Any = None) -> models.LoyaltyCardL
         return not_an_object(o, "LoyaltyCardListResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.LoyaltyCardListResponse = _new(models.LoyaltyCardListResponse)
-    m.loyaltycard = (
-        [] if (v := g("loyaltycard")) is None else model_seq(v, decode_LoyaltyCard, "LoyaltyCard")
-    )
+    v = g("loyaltycard")
+    m.loyaltycard = [] if v is None else model_seq(v, decode_LoyaltyCard, "LoyaltyCard")
     if not _ALL_KNOWN_LoyaltyCardListResponse(o):
         x = extras(o, _KNOWN_LoyaltyCardListResponse, "LoyaltyCardListResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -1714,21 +1300,12 @@ def decode_LoyaltyCompleteEvent(o: Any, _: Any = None) -> models.LoyaltyComplete
     m.id = v if (v := o["id"]).__class__ is str else to_str(v)
     m.datetime = required(parse_datetime(o["datetime"]), "timestamp")
     m.type = v if (v := o["type"]).__class__ is str else to_str(v)
-    m.subaccount = (
-        None
-        if (v := g("subaccount")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.loyaltycard = (
-        None
-        if (v := g("loyaltycard")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.statcode = (
-        None
-        if (v := g("statcode")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("subaccount")
+    m.subaccount = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("loyaltycard")
+    m.loyaltycard = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("statcode")
+    m.statcode = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_LoyaltyCompleteEvent(o):
         x = extras(o, _KNOWN_LoyaltyCompleteEvent, "LoyaltyCompleteEvent")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -1745,11 +1322,8 @@ def decode_LoyaltyPushResponse(o: Any, _: Any = None) -> models.LoyaltyPushRespo
         return not_an_object(o, "LoyaltyPushResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.LoyaltyPushResponse = _new(models.LoyaltyPushResponse)
-    m.result = (
-        None
-        if (v := g("result")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("result")
+    m.result = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_LoyaltyPushResponse(o):
         x = extras(o, _KNOWN_LoyaltyPushResponse, "LoyaltyPushResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -1781,52 +1355,25 @@ def decode_LoyaltyUser(o: Any, _: Any = None) -> models.LoyaltyUser:
     g = o.get
     m: models.LoyaltyUser = _new(models.LoyaltyUser)
     m.id = v if (v := o["ID"]).__class__ is str else to_str(v)
-    m.first_name = (
-        None
-        if (v := g("first_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.last_name = (
-        None
-        if (v := g("last_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.gender = (
-        None
-        if (v := g("gender")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.age_range = (
-        None
-        if (v := g("age_range")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.profile_picture = (
-        None
-        if (v := g("profile_picture")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.email = (
-        None
-        if (v := g("email")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.phone = (
-        None
-        if (v := g("phone")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.social_type = (
-        None
-        if (v := g("social_type")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.stamps = None if (v := g("stamps")) is None else (v if v.__class__ is int else to_int(v))
-    m.subscribed_for_marketing = (
-        None
-        if (v := g("subscribed_for_marketing")) is None
-        else (v if v is True or v is False else to_bool(v))
-    )
+    v = g("first_name")
+    m.first_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("last_name")
+    m.last_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("gender")
+    m.gender = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("age_range")
+    m.age_range = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("profile_picture")
+    m.profile_picture = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("email")
+    m.email = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("phone")
+    m.phone = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("social_type")
+    m.social_type = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    m.stamps = None if (v := g("stamps")) is None else v if v.__class__ is int else to_int(v)
+    v = g("subscribed_for_marketing")
+    m.subscribed_for_marketing = None if v is None else v if v is True or v is False else to_bool(v)
     if not _ALL_KNOWN_LoyaltyUser(o):
         x = extras(o, _KNOWN_LoyaltyUser, "LoyaltyUser")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -1843,16 +1390,10 @@ def decode_LoyaltyUserCreateResponse(o: Any, _: Any = None) -> models.LoyaltyUse
         return not_an_object(o, "LoyaltyUserCreateResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.LoyaltyUserCreateResponse = _new(models.LoyaltyUserCreateResponse)
-    m.result = (
-        None
-        if (v := g("result")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.user_id = (
-        None
-        if (v := g("user_id")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("result")
+    m.result = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("user_id")
+    m.user_id = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_LoyaltyUserCreateResponse(o):
         x = extras(o, _KNOWN_LoyaltyUserCreateResponse, "LoyaltyUserCreateResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -1869,21 +1410,12 @@ def decode_LoyaltyUserLinkResponse(o: Any, _: Any = None) -> models.LoyaltyUserL
         return not_an_object(o, "LoyaltyUserLinkResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.LoyaltyUserLinkResponse = _new(models.LoyaltyUserLinkResponse)
-    m.result = (
-        None
-        if (v := g("result")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.loyaltycard = (
-        None
-        if (v := g("loyaltycard")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.user = (
-        None
-        if (v := g("user")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("result")
+    m.result = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("loyaltycard")
+    m.loyaltycard = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("user")
+    m.user = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_LoyaltyUserLinkResponse(o):
         x = extras(o, _KNOWN_LoyaltyUserLinkResponse, "LoyaltyUserLinkResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -1900,12 +1432,10 @@ def decode_LoyaltyUserListResponse(o: Any, _: Any = None) -> models.LoyaltyUserL
         return not_an_object(o, "LoyaltyUserListResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.LoyaltyUserListResponse = _new(models.LoyaltyUserListResponse)
-    m.loyaltycard = (
-        None if (v := g("loyaltycard")) is None else model_seq(v, decode_LoyaltyCard, "LoyaltyCard")
-    )
-    m.amount_of_users = (
-        None if (v := g("amount_of_users")) is None else (v if v.__class__ is int else to_int(v))
-    )
+    v = g("loyaltycard")
+    m.loyaltycard = None if v is None else model_seq(v, decode_LoyaltyCard, "LoyaltyCard")
+    v = g("amount_of_users")
+    m.amount_of_users = None if v is None else v if v.__class__ is int else to_int(v)
     m.users = [] if (v := g("users")) is None else model_seq(v, decode_LoyaltyUser, "LoyaltyUser")
     if not _ALL_KNOWN_LoyaltyUserListResponse(o):
         x = extras(o, _KNOWN_LoyaltyUserListResponse, "LoyaltyUserListResponse")
@@ -1923,9 +1453,8 @@ def decode_LoyaltyUserSearchResponse(o: Any, _: Any = None) -> models.LoyaltyUse
         return not_an_object(o, "LoyaltyUserSearchResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.LoyaltyUserSearchResponse = _new(models.LoyaltyUserSearchResponse)
-    m.amount_of_users = (
-        None if (v := g("amount_of_users")) is None else (v if v.__class__ is int else to_int(v))
-    )
+    v = g("amount_of_users")
+    m.amount_of_users = None if v is None else v if v.__class__ is int else to_int(v)
     m.users = [] if (v := g("users")) is None else model_seq(v, decode_LoyaltyUser, "LoyaltyUser")
     if not _ALL_KNOWN_LoyaltyUserSearchResponse(o):
         x = extras(o, _KNOWN_LoyaltyUserSearchResponse, "LoyaltyUserSearchResponse")
@@ -1943,22 +1472,13 @@ def decode_LoyaltyUserUpdateResponse(o: Any, _: Any = None) -> models.LoyaltyUse
         return not_an_object(o, "LoyaltyUserUpdateResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.LoyaltyUserUpdateResponse = _new(models.LoyaltyUserUpdateResponse)
-    m.result = (
-        None
-        if (v := g("result")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.loyaltycard = (
-        None
-        if (v := g("loyaltycard")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.user = (
-        None
-        if (v := g("user")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.stamps = None if (v := g("stamps")) is None else (v if v.__class__ is int else to_int(v))
+    v = g("result")
+    m.result = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("loyaltycard")
+    m.loyaltycard = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("user")
+    m.user = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    m.stamps = None if (v := g("stamps")) is None else v if v.__class__ is int else to_int(v)
     if not _ALL_KNOWN_LoyaltyUserUpdateResponse(o):
         x = extras(o, _KNOWN_LoyaltyUserUpdateResponse, "LoyaltyUserUpdateResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -1986,46 +1506,22 @@ def decode_SendResponse(o: Any, _: Any = None) -> models.SendResponse:
         return not_an_object(o, "SendResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.SendResponse = _new(models.SendResponse)
-    m.campaign = (
-        None
-        if (v := g("campaign")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.message = (
-        None
-        if (v := g("message")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.phone = (
-        None
-        if (v := g("phone")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.single_use_code = (
-        None
-        if (v := g("single_use_code")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.single_use_url = (
-        None
-        if (v := g("single_use_url")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.loyaltycard = (
-        None
-        if (v := g("loyaltycard")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.couponsession = (
-        None
-        if (v := g("couponsession")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.action = (
-        None
-        if (v := g("action")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("campaign")
+    m.campaign = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("message")
+    m.message = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("phone")
+    m.phone = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("single_use_code")
+    m.single_use_code = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("single_use_url")
+    m.single_use_url = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("loyaltycard")
+    m.loyaltycard = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("couponsession")
+    m.couponsession = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("action")
+    m.action = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_SendResponse(o):
         x = extras(o, _KNOWN_SendResponse, "SendResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -2045,18 +1541,13 @@ def decode_SingleUseCode(o: Any, _: Any = None) -> models.SingleUseCode:
     g = o.get
     m: models.SingleUseCode = _new(models.SingleUseCode)
     m.single_use_code = v if (v := o["single_use_code"]).__class__ is str else to_str(v)
-    m.sequence_id = (
-        None if (v := g("sequence_id")) is None else (v if v.__class__ is int else to_int(v))
-    )
-    m.single_use_url = (
-        None
-        if (v := g("single_use_url")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("sequence_id")
+    m.sequence_id = None if v is None else v if v.__class__ is int else to_int(v)
+    v = g("single_use_url")
+    m.single_use_url = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("widget_validation_code")
     m.widget_validation_code = (
-        None
-        if (v := g("widget_validation_code")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
+        None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     )
     if not _ALL_KNOWN_SingleUseCode(o):
         x = extras(o, _KNOWN_SingleUseCode, "SingleUseCode")
@@ -2074,16 +1565,10 @@ def decode_SingleUseCreateManyResponse(o: Any, _: Any = None) -> models.SingleUs
         return not_an_object(o, "SingleUseCreateManyResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.SingleUseCreateManyResponse = _new(models.SingleUseCreateManyResponse)
-    m.campaign = (
-        None
-        if (v := g("campaign")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.action = (
-        None
-        if (v := g("action")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("campaign")
+    m.campaign = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("action")
+    m.action = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     m.data = [] if (v := g("data")) is None else model_seq(v, decode_SingleUseCode, "SingleUseCode")
     if not _ALL_KNOWN_SingleUseCreateManyResponse(o):
         x = extras(o, _KNOWN_SingleUseCreateManyResponse, "SingleUseCreateManyResponse")
@@ -2112,36 +1597,22 @@ def decode_SingleUseCreateResponse(o: Any, _: Any = None) -> models.SingleUseCre
     g = o.get
     m: models.SingleUseCreateResponse = _new(models.SingleUseCreateResponse)
     m.single_use_code = v if (v := o["single_use_code"]).__class__ is str else to_str(v)
-    m.campaign = (
-        None
-        if (v := g("campaign")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.action = (
-        None
-        if (v := g("action")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.single_use_url = (
-        None
-        if (v := g("single_use_url")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("campaign")
+    m.campaign = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("action")
+    m.action = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("single_use_url")
+    m.single_use_url = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("widget_validation_code")
     m.widget_validation_code = (
-        None
-        if (v := g("widget_validation_code")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
+        None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     )
+    v = g("custom_validation_code")
     m.custom_validation_code = (
-        None
-        if (v := g("custom_validation_code")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
+        None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     )
-    m.customid = (
-        None
-        if (v := g("customid")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("customid")
+    m.customid = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_SingleUseCreateResponse(o):
         x = extras(o, _KNOWN_SingleUseCreateResponse, "SingleUseCreateResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -2161,24 +1632,14 @@ def decode_SmsContact(o: Any, _: Any = None) -> models.SmsContact:
     g = o.get
     m: models.SmsContact = _new(models.SmsContact)
     m.id = v if (v := o["ID"]).__class__ is str else to_str(v)
-    m.phone = (
-        None
-        if (v := g("phone")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.first_name = (
-        None
-        if (v := g("first_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.last_name = (
-        None
-        if (v := g("last_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.unsubscribed = (
-        None if (v := g("unsubscribed")) is None else (v if v is True or v is False else to_bool(v))
-    )
+    v = g("phone")
+    m.phone = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("first_name")
+    m.first_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("last_name")
+    m.last_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("unsubscribed")
+    m.unsubscribed = None if v is None else v if v is True or v is False else to_bool(v)
     m.unsubscribedate = None if (v := g("unsubscribedate")) is None else parse_datetime(v)
     if not _ALL_KNOWN_SmsContact(o):
         x = extras(o, _KNOWN_SmsContact, "SmsContact")
@@ -2200,26 +1661,14 @@ def decode_SmsContactAddResponse(o: Any, _: Any = None) -> models.SmsContactAddR
     m: models.SmsContactAddResponse = _new(models.SmsContactAddResponse)
     m.group_id = v if (v := o["group_id"]).__class__ is str else to_str(v)
     m.contact_id = v if (v := o["contact_id"]).__class__ is str else to_str(v)
-    m.phone = (
-        None
-        if (v := g("phone")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.first_name = (
-        None
-        if (v := g("first_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.last_name = (
-        None
-        if (v := g("last_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.result = (
-        None
-        if (v := g("result")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("phone")
+    m.phone = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("first_name")
+    m.first_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("last_name")
+    m.last_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("result")
+    m.result = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_SmsContactAddResponse(o):
         x = extras(o, _KNOWN_SmsContactAddResponse, "SmsContactAddResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -2239,14 +1688,10 @@ def decode_SmsContactListResponse(o: Any, _: Any = None) -> models.SmsContactLis
     g = o.get
     m: models.SmsContactListResponse = _new(models.SmsContactListResponse)
     m.group_id = v if (v := o["group_id"]).__class__ is str else to_str(v)
-    m.group_name = (
-        None
-        if (v := g("group_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.amount_of_contacts = (
-        None if (v := g("amount_of_contacts")) is None else (v if v.__class__ is int else to_int(v))
-    )
+    v = g("group_name")
+    m.group_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("amount_of_contacts")
+    m.amount_of_contacts = None if v is None else v if v.__class__ is int else to_int(v)
     m.contact = [] if (v := g("contact")) is None else model_seq(v, decode_SmsContact, "SmsContact")
     if not _ALL_KNOWN_SmsContactListResponse(o):
         x = extras(o, _KNOWN_SmsContactListResponse, "SmsContactListResponse")
@@ -2265,11 +1710,8 @@ def decode_SmsGroup(o: Any, _: Any = None) -> models.SmsGroup:
     g = o.get
     m: models.SmsGroup = _new(models.SmsGroup)
     m.id = v if (v := o["ID"]).__class__ is str else to_str(v)
-    m.name = (
-        None
-        if (v := g("name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("name")
+    m.name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_SmsGroup(o):
         x = extras(o, _KNOWN_SmsGroup, "SmsGroup")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -2287,11 +1729,8 @@ def decode_SmsGroupCreateResponse(o: Any, _: Any = None) -> models.SmsGroupCreat
     g = o.get
     m: models.SmsGroupCreateResponse = _new(models.SmsGroupCreateResponse)
     m.groupid = v if (v := o["groupid"]).__class__ is int else required(to_int(v), "number")
-    m.result = (
-        None
-        if (v := g("result")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("result")
+    m.result = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_SmsGroupCreateResponse(o):
         x = extras(o, _KNOWN_SmsGroupCreateResponse, "SmsGroupCreateResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -2308,9 +1747,8 @@ def decode_SmsGroupListResponse(o: Any, _: Any = None) -> models.SmsGroupListRes
         return not_an_object(o, "SmsGroupListResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.SmsGroupListResponse = _new(models.SmsGroupListResponse)
-    m.amount_of_groups = (
-        None if (v := g("amount_of_groups")) is None else (v if v.__class__ is int else to_int(v))
-    )
+    v = g("amount_of_groups")
+    m.amount_of_groups = None if v is None else v if v.__class__ is int else to_int(v)
     m.group = [] if (v := g("group")) is None else model_seq(v, decode_SmsGroup, "SmsGroup")
     if not _ALL_KNOWN_SmsGroupListResponse(o):
         x = extras(o, _KNOWN_SmsGroupListResponse, "SmsGroupListResponse")
@@ -2354,96 +1792,49 @@ def decode_Subaccount(o: Any, _: Any = None) -> models.Subaccount:
     g = o.get
     m: models.Subaccount = _new(models.Subaccount)
     m.id = v if (v := o["ID"]).__class__ is str else to_str(v)
-    m.email = (
-        None
-        if (v := g("email")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.username = (
-        None
-        if (v := g("username")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.first_name = (
-        None
-        if (v := g("first_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.last_name = (
-        None
-        if (v := g("last_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.company_name = (
-        None
-        if (v := g("company_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.country = (
-        None
-        if (v := g("country")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.status = (
-        None
-        if (v := g("status")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.package = (
-        None
-        if (v := g("package")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.language = (
-        None
-        if (v := g("language")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.currency = (
-        None
-        if (v := g("currency")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("email")
+    m.email = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("username")
+    m.username = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("first_name")
+    m.first_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("last_name")
+    m.last_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("company_name")
+    m.company_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("country")
+    m.country = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("status")
+    m.status = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("package")
+    m.package = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("language")
+    m.language = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("currency")
+    m.currency = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     m.lastlogin = None if (v := g("lastlogin")) is None else parse_datetime(v)
-    m.amountlogin = (
-        None if (v := g("amountlogin")) is None else (v if v.__class__ is int else to_int(v))
-    )
-    m.max_campaigns = (
-        None if (v := g("max_campaigns")) is None else (v if v.__class__ is int else to_int(v))
-    )
-    m.has_campaigns = (
-        None if (v := g("has_campaigns")) is None else (v if v.__class__ is int else to_int(v))
-    )
+    v = g("amountlogin")
+    m.amountlogin = None if v is None else v if v.__class__ is int else to_int(v)
+    v = g("max_campaigns")
+    m.max_campaigns = None if v is None else v if v.__class__ is int else to_int(v)
+    v = g("has_campaigns")
+    m.has_campaigns = None if v is None else v if v.__class__ is int else to_int(v)
     m.expiry_date = None if (v := g("expiry_date")) is None else to_date(v)
-    m.api_key = (
-        None
-        if (v := g("api_key")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.api_secret = (
-        None
-        if (v := g("api_secret")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("api_key")
+    m.api_key = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("api_secret")
+    m.api_secret = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("webhook_endpoint")
     m.webhook_endpoint = (
-        None
-        if (v := g("webhook_endpoint")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
+        None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     )
-    m.access_dashboard = (
-        None
-        if (v := g("access_dashboard")) is None
-        else (v if v is True or v is False else to_bool(v))
-    )
-    m.access_directory = (
-        None
-        if (v := g("access_directory")) is None
-        else (v if v is True or v is False else to_bool(v))
-    )
+    v = g("access_dashboard")
+    m.access_dashboard = None if v is None else v if v is True or v is False else to_bool(v)
+    v = g("access_directory")
+    m.access_directory = None if v is None else v if v is True or v is False else to_bool(v)
+    v = g("campaigns")
     m.campaigns = (
-        None
-        if (v := g("campaigns")) is None
-        else model_seq(v, decode_SubaccountCampaign, "SubaccountCampaign")
+        None if v is None else model_seq(v, decode_SubaccountCampaign, "SubaccountCampaign")
     )
     if not _ALL_KNOWN_Subaccount(o):
         x = extras(o, _KNOWN_Subaccount, "Subaccount")
@@ -2462,19 +1853,12 @@ def decode_SubaccountCampaign(o: Any, _: Any = None) -> models.SubaccountCampaig
     g = o.get
     m: models.SubaccountCampaign = _new(models.SubaccountCampaign)
     m.id = v if (v := o["ID"]).__class__ is str else to_str(v)
-    m.code = (
-        None
-        if (v := g("code")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.url = (
-        None if (v := g("url")) is None else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.status = (
-        None
-        if (v := g("status")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("code")
+    m.code = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("url")
+    m.url = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("status")
+    m.status = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_SubaccountCampaign(o):
         x = extras(o, _KNOWN_SubaccountCampaign, "SubaccountCampaign")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -2491,11 +1875,8 @@ def decode_SubaccountCreateResponse(o: Any, _: Any = None) -> models.SubaccountC
         return not_an_object(o, "SubaccountCreateResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.SubaccountCreateResponse = _new(models.SubaccountCreateResponse)
-    m.result = (
-        None
-        if (v := g("result")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("result")
+    m.result = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     m.subaccount = None if (v := g("subaccount")) is None else decode_Subaccount(v)
     if not _ALL_KNOWN_SubaccountCreateResponse(o):
         x = extras(o, _KNOWN_SubaccountCreateResponse, "SubaccountCreateResponse")
@@ -2516,11 +1897,8 @@ def decode_SubaccountCreatedEvent(o: Any, _: Any = None) -> models.SubaccountCre
     m.id = v if (v := o["id"]).__class__ is str else to_str(v)
     m.datetime = required(parse_datetime(o["datetime"]), "timestamp")
     m.type = v if (v := o["type"]).__class__ is str else to_str(v)
-    m.subaccount = (
-        None
-        if (v := g("subaccount")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("subaccount")
+    m.subaccount = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     m.data = None if (v := g("data")) is None else decode_SubaccountEventData(v)
     if not _ALL_KNOWN_SubaccountCreatedEvent(o):
         x = extras(o, _KNOWN_SubaccountCreatedEvent, "SubaccountCreatedEvent")
@@ -2540,36 +1918,18 @@ def decode_SubaccountEventData(o: Any, _: Any = None) -> models.SubaccountEventD
         return not_an_object(o, "SubaccountEventData")  # type: ignore[no-any-return]
     g = o.get
     m: models.SubaccountEventData = _new(models.SubaccountEventData)
-    m.email = (
-        None
-        if (v := g("email")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.company_name = (
-        None
-        if (v := g("company_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.first_name = (
-        None
-        if (v := g("first_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.last_name = (
-        None
-        if (v := g("last_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.phone = (
-        None
-        if (v := g("phone")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.country = (
-        None
-        if (v := g("country")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("email")
+    m.email = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("company_name")
+    m.company_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("first_name")
+    m.first_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("last_name")
+    m.last_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("phone")
+    m.phone = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("country")
+    m.country = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_SubaccountEventData(o):
         x = extras(o, _KNOWN_SubaccountEventData, "SubaccountEventData")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -2603,14 +1963,10 @@ def decode_SubaccountListResponse(o: Any, _: Any = None) -> models.SubaccountLis
         return not_an_object(o, "SubaccountListResponse")  # type: ignore[no-any-return]
     g = o.get
     m: models.SubaccountListResponse = _new(models.SubaccountListResponse)
-    m.amount_of_subaccounts = (
-        None
-        if (v := g("amount_of_subaccounts")) is None
-        else (v if v.__class__ is int else to_int(v))
-    )
-    m.subaccounts = (
-        [] if (v := g("subaccounts")) is None else model_seq(v, decode_Subaccount, "Subaccount")
-    )
+    v = g("amount_of_subaccounts")
+    m.amount_of_subaccounts = None if v is None else v if v.__class__ is int else to_int(v)
+    v = g("subaccounts")
+    m.subaccounts = [] if v is None else model_seq(v, decode_Subaccount, "Subaccount")
     if not _ALL_KNOWN_SubaccountListResponse(o):
         x = extras(o, _KNOWN_SubaccountListResponse, "SubaccountListResponse")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -2628,9 +1984,8 @@ def decode_SubaccountResetUrl(o: Any, _: Any = None) -> models.SubaccountResetUr
     g = o.get
     m: models.SubaccountResetUrl = _new(models.SubaccountResetUrl)
     m.id = v if (v := o["ID"]).__class__ is str else to_str(v)
-    m.url = (
-        None if (v := g("url")) is None else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("url")
+    m.url = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_SubaccountResetUrl(o):
         x = extras(o, _KNOWN_SubaccountResetUrl, "SubaccountResetUrl")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -2665,19 +2020,12 @@ def decode_SubaccountSso(o: Any, _: Any = None) -> models.SubaccountSso:
     g = o.get
     m: models.SubaccountSso = _new(models.SubaccountSso)
     m.id = v if (v := o["ID"]).__class__ is str else to_str(v)
-    m.token = (
-        None
-        if (v := g("token")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.url = (
-        None if (v := g("url")) is None else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.url_whitelabel = (
-        None
-        if (v := g("url_whitelabel")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("token")
+    m.token = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("url")
+    m.url = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("url_whitelabel")
+    m.url_whitelabel = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_SubaccountSso(o):
         x = extras(o, _KNOWN_SubaccountSso, "SubaccountSso")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -2711,20 +2059,13 @@ def decode_TeammateSso(o: Any, _: Any = None) -> models.TeammateSso:
         return not_an_object(o, "TeammateSso")  # type: ignore[no-any-return]
     g = o.get
     m: models.TeammateSso = _new(models.TeammateSso)
-    m.id = None if (v := g("ID")) is None else (v if v.__class__ is int else to_int(v))
-    m.token = (
-        None
-        if (v := g("token")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.url = (
-        None if (v := g("url")) is None else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.url_whitelabel = (
-        None
-        if (v := g("url_whitelabel")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    m.id = None if (v := g("ID")) is None else v if v.__class__ is int else to_int(v)
+    v = g("token")
+    m.token = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("url")
+    m.url = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("url_whitelabel")
+    m.url_whitelabel = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_TeammateSso(o):
         x = extras(o, _KNOWN_TeammateSso, "TeammateSso")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -2759,26 +2100,14 @@ def decode_WalletCard(o: Any, _: Any = None) -> models.WalletCard:
     g = o.get
     m: models.WalletCard = _new(models.WalletCard)
     m.id = v if (v := o["id"]).__class__ is int else required(to_int(v), "number")
-    m.code = (
-        None
-        if (v := g("code")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.name = (
-        None
-        if (v := g("name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.domain = (
-        None
-        if (v := g("domain")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.type = (
-        None
-        if (v := g("type")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("code")
+    m.code = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("name")
+    m.name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("domain")
+    m.domain = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("type")
+    m.type = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_WalletCard(o):
         x = extras(o, _KNOWN_WalletCard, "WalletCard")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -2795,14 +2124,10 @@ def decode_WalletPushResult(o: Any, _: Any = None) -> models.WalletPushResult:
         return not_an_object(o, "WalletPushResult")  # type: ignore[no-any-return]
     g = o.get
     m: models.WalletPushResult = _new(models.WalletPushResult)
-    m.message = (
-        None
-        if (v := g("message")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.total_recipients = (
-        None if (v := g("total_recipients")) is None else (v if v.__class__ is int else to_int(v))
-    )
+    v = g("message")
+    m.message = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("total_recipients")
+    m.total_recipients = None if v is None else v if v.__class__ is int else to_int(v)
     if not _ALL_KNOWN_WalletPushResult(o):
         x = extras(o, _KNOWN_WalletPushResult, "WalletPushResult")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -2820,11 +2145,8 @@ def decode_WalletReward(o: Any, _: Any = None) -> models.WalletReward:
     g = o.get
     m: models.WalletReward = _new(models.WalletReward)
     m.id = v if (v := o["id"]).__class__ is int else required(to_int(v), "number")
-    m.name = (
-        None
-        if (v := g("name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("name")
+    m.name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     m.added_at = None if (v := g("added_at")) is None else parse_datetime(v)
     m.expired_at = None if (v := g("expired_at")) is None else parse_datetime(v)
     m.used_at = None if (v := g("used_at")) is None else parse_datetime(v)
@@ -2878,117 +2200,57 @@ def decode_WalletUser(o: Any, _: Any = None) -> models.WalletUser:
     g = o.get
     m: models.WalletUser = _new(models.WalletUser)
     m.id = v if (v := o["id"]).__class__ is int else required(to_int(v), "number")
-    m.name = (
-        None
-        if (v := g("name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.status = (
-        None
-        if (v := g("status")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.type = (
-        None
-        if (v := g("type")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.balance = None if (v := g("balance")) is None else (v if v.__class__ is int else to_int(v))
+    v = g("name")
+    m.name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("status")
+    m.status = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("type")
+    m.type = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    m.balance = None if (v := g("balance")) is None else v if v.__class__ is int else to_int(v)
     m.last_update = None if (v := g("last_update")) is None else parse_datetime(v)
     m.updated_at = None if (v := g("updated_at")) is None else parse_datetime(v)
-    m.is_voided = (
-        None if (v := g("is_voided")) is None else (v if v is True or v is False else to_bool(v))
-    )
-    m.code = (
-        None
-        if (v := g("code")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.first_name = (
-        None
-        if (v := g("first_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.last_name = (
-        None
-        if (v := g("last_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.address = (
-        None
-        if (v := g("address")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.zip = (
-        None if (v := g("zip")) is None else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.city = (
-        None
-        if (v := g("city")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.phone = (
-        None
-        if (v := g("phone")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.email = (
-        None
-        if (v := g("email")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_1 = (
-        None
-        if (v := g("custom_1")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_2 = (
-        None
-        if (v := g("custom_2")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_3 = (
-        None
-        if (v := g("custom_3")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_4 = (
-        None
-        if (v := g("custom_4")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_5 = (
-        None
-        if (v := g("custom_5")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_6 = (
-        None
-        if (v := g("custom_6")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_7 = (
-        None
-        if (v := g("custom_7")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_8 = (
-        None
-        if (v := g("custom_8")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.stamps = None if (v := g("stamps")) is None else (v if v.__class__ is int else to_int(v))
-    m.download_url = (
-        None
-        if (v := g("download_url")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("is_voided")
+    m.is_voided = None if v is None else v if v is True or v is False else to_bool(v)
+    v = g("code")
+    m.code = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("first_name")
+    m.first_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("last_name")
+    m.last_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("address")
+    m.address = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("zip")
+    m.zip = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("city")
+    m.city = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("phone")
+    m.phone = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("email")
+    m.email = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_1")
+    m.custom_1 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_2")
+    m.custom_2 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_3")
+    m.custom_3 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_4")
+    m.custom_4 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_5")
+    m.custom_5 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_6")
+    m.custom_6 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_7")
+    m.custom_7 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_8")
+    m.custom_8 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    m.stamps = None if (v := g("stamps")) is None else v if v.__class__ is int else to_int(v)
+    v = g("download_url")
+    m.download_url = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     m.created_at = None if (v := g("created_at")) is None else parse_datetime(v)
     m.voided_at = None if (v := g("voided_at")) is None else parse_datetime(v)
     m.expired_at = None if (v := g("expired_at")) is None else parse_datetime(v)
-    m.rewards = (
-        None if (v := g("rewards")) is None else model_seq(v, decode_WalletReward, "WalletReward")
-    )
+    v = g("rewards")
+    m.rewards = None if v is None else model_seq(v, decode_WalletReward, "WalletReward")
     if not _ALL_KNOWN_WalletUser(o):
         x = extras(o, _KNOWN_WalletUser, "WalletUser")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -3008,9 +2270,8 @@ def decode_WalletUserCreatedEvent(o: Any, _: Any = None) -> models.WalletUserCre
     m.id = v if (v := o["id"]).__class__ is str else to_str(v)
     m.datetime = required(parse_datetime(o["datetime"]), "timestamp")
     m.type = v if (v := o["type"]).__class__ is str else to_str(v)
-    m.loyalty_id = (
-        None if (v := g("loyalty_id")) is None else (v if v.__class__ is int else to_int(v))
-    )
+    v = g("loyalty_id")
+    m.loyalty_id = None if v is None else v if v.__class__ is int else to_int(v)
     m.user = None if (v := g("user")) is None else decode_WalletUser(v)
     if not _ALL_KNOWN_WalletUserCreatedEvent(o):
         x = extras(o, _KNOWN_WalletUserCreatedEvent, "WalletUserCreatedEvent")
@@ -3028,14 +2289,9 @@ def decode_WalletUserFilter(o: Any, _: Any = None) -> models.WalletUserFilter:
         return not_an_object(o, "WalletUserFilter")  # type: ignore[no-any-return]
     g = o.get
     m: models.WalletUserFilter = _new(models.WalletUserFilter)
-    m.strict = (
-        None if (v := g("strict")) is None else (v if v is True or v is False else to_bool(v))
-    )
-    m.keyword = (
-        None
-        if (v := g("keyword")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    m.strict = None if (v := g("strict")) is None else v if v is True or v is False else to_bool(v)
+    v = g("keyword")
+    m.keyword = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_WalletUserFilter(o):
         x = extras(o, _KNOWN_WalletUserFilter, "WalletUserFilter")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -3070,79 +2326,36 @@ def decode_WalletUserInput(o: Any, _: Any = None) -> models.WalletUserInput:
         return not_an_object(o, "WalletUserInput")  # type: ignore[no-any-return]
     g = o.get
     m: models.WalletUserInput = _new(models.WalletUserInput)
-    m.first_name = (
-        None
-        if (v := g("first_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.last_name = (
-        None
-        if (v := g("last_name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.address = (
-        None
-        if (v := g("address")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.zip = (
-        None if (v := g("zip")) is None else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.city = (
-        None
-        if (v := g("city")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.phone = (
-        None
-        if (v := g("phone")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.email = (
-        None
-        if (v := g("email")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_1 = (
-        None
-        if (v := g("custom_1")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_2 = (
-        None
-        if (v := g("custom_2")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_3 = (
-        None
-        if (v := g("custom_3")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_4 = (
-        None
-        if (v := g("custom_4")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_5 = (
-        None
-        if (v := g("custom_5")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_6 = (
-        None
-        if (v := g("custom_6")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_7 = (
-        None
-        if (v := g("custom_7")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.custom_8 = (
-        None
-        if (v := g("custom_8")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("first_name")
+    m.first_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("last_name")
+    m.last_name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("address")
+    m.address = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("zip")
+    m.zip = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("city")
+    m.city = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("phone")
+    m.phone = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("email")
+    m.email = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_1")
+    m.custom_1 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_2")
+    m.custom_2 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_3")
+    m.custom_3 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_4")
+    m.custom_4 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_5")
+    m.custom_5 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_6")
+    m.custom_6 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_7")
+    m.custom_7 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("custom_8")
+    m.custom_8 = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_WalletUserInput(o):
         x = extras(o, _KNOWN_WalletUserInput, "WalletUserInput")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -3159,8 +2372,8 @@ def decode_WalletUserPagination(o: Any, _: Any = None) -> models.WalletUserPagin
         return not_an_object(o, "WalletUserPagination")  # type: ignore[no-any-return]
     g = o.get
     m: models.WalletUserPagination = _new(models.WalletUserPagination)
-    m.page = None if (v := g("page")) is None else (v if v.__class__ is int else to_int(v))
-    m.per_page = None if (v := g("per_page")) is None else (v if v.__class__ is int else to_int(v))
+    m.page = None if (v := g("page")) is None else v if v.__class__ is int else to_int(v)
+    m.per_page = None if (v := g("per_page")) is None else v if v.__class__ is int else to_int(v)
     if not _ALL_KNOWN_WalletUserPagination(o):
         x = extras(o, _KNOWN_WalletUserPagination, "WalletUserPagination")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -3179,47 +2392,23 @@ def decode_WebhookVerification(o: Any, _: Any = None) -> models.WebhookVerificat
         return not_an_object(o, "WebhookVerification")  # type: ignore[no-any-return]
     g = o.get
     m: models.WebhookVerification = _new(models.WebhookVerification)
-    m.result = (
-        None
-        if (v := g("result")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.webhook = (
-        None
-        if (v := g("webhook")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("result")
+    m.result = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("webhook")
+    m.webhook = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     m.datetime = None if (v := g("datetime")) is None else parse_datetime(v)
-    m.type = (
-        None
-        if (v := g("type")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.coupon = (
-        None
-        if (v := g("coupon")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.statcode = (
-        None
-        if (v := g("statcode")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.date = (
-        None
-        if (v := g("date")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.campaign = (
-        None
-        if (v := g("campaign")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.session = (
-        None
-        if (v := g("session")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("type")
+    m.type = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("coupon")
+    m.coupon = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("statcode")
+    m.statcode = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("date")
+    m.date = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("campaign")
+    m.campaign = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    v = g("session")
+    m.session = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_WebhookVerification(o):
         x = extras(o, _KNOWN_WebhookVerification, "WebhookVerification")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy

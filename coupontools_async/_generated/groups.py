@@ -173,137 +173,111 @@ class Groups:
 
 
 class RawGroups:
-    """Every resource group, its methods returning ``RawResponse`` (``ct.with_raw_response``)."""
+    """Every resource group, its methods returning ``RawResponse`` (``ct.with_raw_response``).
+
+    A group's raw class is its resource class's name plus ``WithRawResponse``, beside it:
+    the generated one, or the hand-written one of a group in ``_GROUP_OVERRIDES``.
+    """
 
     def __init__(self, client: Groups) -> None:
         self._client = client
 
+    def _raw(self, name: str) -> Any:
+        module, cls = self._client._GROUP_OVERRIDES.get(name) or GROUPS[name]
+        return _load(module, cls + "WithRawResponse")(getattr(self._client, name))
+
     @functools.cached_property
     def coupons(self) -> CouponsResourceWithRawResponse:
         """Coupons, each method returning a ``RawResponse``."""
-        raw: CouponsResourceWithRawResponse = _load(
-            "coupontools_async._generated.api.coupons", "CouponsResourceWithRawResponse"
-        )(self._client.coupons)
+        raw: CouponsResourceWithRawResponse = self._raw("coupons")
         return raw
 
     @functools.cached_property
     def sessions(self) -> SessionsResourceWithRawResponse:
         """Sessions, each method returning a ``RawResponse``."""
-        raw: SessionsResourceWithRawResponse = _load(
-            "coupontools_async._generated.api.sessions", "SessionsResourceWithRawResponse"
-        )(self._client.sessions)
+        raw: SessionsResourceWithRawResponse = self._raw("sessions")
         return raw
 
     @functools.cached_property
     def single_use(self) -> SingleUseResourceWithRawResponse:
         """Single use, each method returning a ``RawResponse``."""
-        raw: SingleUseResourceWithRawResponse = _load(
-            "coupontools_async._generated.api.single_use", "SingleUseResourceWithRawResponse"
-        )(self._client.single_use)
+        raw: SingleUseResourceWithRawResponse = self._raw("single_use")
         return raw
 
     @functools.cached_property
     def distribution(self) -> DistributionResourceWithRawResponse:
         """Distribution, each method returning a ``RawResponse``."""
-        raw: DistributionResourceWithRawResponse = _load(
-            "coupontools_async._generated.api.distribution", "DistributionResourceWithRawResponse"
-        )(self._client.distribution)
+        raw: DistributionResourceWithRawResponse = self._raw("distribution")
         return raw
 
     @functools.cached_property
     def loyalty_cards(self) -> LoyaltyCardsResourceWithRawResponse:
         """Loyalty cards, each method returning a ``RawResponse``."""
-        raw: LoyaltyCardsResourceWithRawResponse = _load(
-            "coupontools_async._generated.api.loyalty_cards", "LoyaltyCardsResourceWithRawResponse"
-        )(self._client.loyalty_cards)
+        raw: LoyaltyCardsResourceWithRawResponse = self._raw("loyalty_cards")
         return raw
 
     @functools.cached_property
     def loyalty_users(self) -> LoyaltyUsersResourceWithRawResponse:
         """Loyalty users, each method returning a ``RawResponse``."""
-        raw: LoyaltyUsersResourceWithRawResponse = _load(
-            "coupontools_async._generated.api.loyalty_users", "LoyaltyUsersResourceWithRawResponse"
-        )(self._client.loyalty_users)
+        raw: LoyaltyUsersResourceWithRawResponse = self._raw("loyalty_users")
         return raw
 
     @functools.cached_property
     def sms(self) -> SmsResourceWithRawResponse:
         """Sms, each method returning a ``RawResponse``."""
-        raw: SmsResourceWithRawResponse = _load(
-            "coupontools_async._generated.api.sms", "SmsResourceWithRawResponse"
-        )(self._client.sms)
+        raw: SmsResourceWithRawResponse = self._raw("sms")
         return raw
 
     @functools.cached_property
     def email(self) -> EmailResourceWithRawResponse:
         """Email, each method returning a ``RawResponse``."""
-        raw: EmailResourceWithRawResponse = _load(
-            "coupontools_async._generated.api.email", "EmailResourceWithRawResponse"
-        )(self._client.email)
+        raw: EmailResourceWithRawResponse = self._raw("email")
         return raw
 
     @functools.cached_property
     def subaccounts(self) -> SubaccountsResourceWithRawResponse:
         """Subaccounts, each method returning a ``RawResponse``."""
-        raw: SubaccountsResourceWithRawResponse = _load(
-            "coupontools_async._generated.api.subaccounts", "SubaccountsResourceWithRawResponse"
-        )(self._client.subaccounts)
+        raw: SubaccountsResourceWithRawResponse = self._raw("subaccounts")
         return raw
 
     @functools.cached_property
     def account(self) -> AccountResourceWithRawResponse:
         """Account, each method returning a ``RawResponse``."""
-        raw: AccountResourceWithRawResponse = _load(
-            "coupontools_async._generated.api.account", "AccountResourceWithRawResponse"
-        )(self._client.account)
+        raw: AccountResourceWithRawResponse = self._raw("account")
         return raw
 
     @functools.cached_property
     def directories(self) -> DirectoriesResourceWithRawResponse:
         """Directories, each method returning a ``RawResponse``."""
-        raw: DirectoriesResourceWithRawResponse = _load(
-            "coupontools_async._generated.api.directories", "DirectoriesResourceWithRawResponse"
-        )(self._client.directories)
+        raw: DirectoriesResourceWithRawResponse = self._raw("directories")
         return raw
 
     @functools.cached_property
     def directories_v4(self) -> DirectoriesV4ResourceWithRawResponse:
         """Directories v4, each method returning a ``RawResponse``."""
-        raw: DirectoriesV4ResourceWithRawResponse = _load(
-            "coupontools_async._generated.api.directories_v4",
-            "DirectoriesV4ResourceWithRawResponse",
-        )(self._client.directories_v4)
+        raw: DirectoriesV4ResourceWithRawResponse = self._raw("directories_v4")
         return raw
 
     @functools.cached_property
     def directory_users_v4(self) -> DirectoryUsersV4ResourceWithRawResponse:
         """Directory users v4, each method returning a ``RawResponse``."""
-        raw: DirectoryUsersV4ResourceWithRawResponse = _load(
-            "coupontools_async._generated.api.directory_users_v4",
-            "DirectoryUsersV4ResourceWithRawResponse",
-        )(self._client.directory_users_v4)
+        raw: DirectoryUsersV4ResourceWithRawResponse = self._raw("directory_users_v4")
         return raw
 
     @functools.cached_property
     def wallet_cards(self) -> WalletCardsResourceWithRawResponse:
         """Wallet cards, each method returning a ``RawResponse``."""
-        raw: WalletCardsResourceWithRawResponse = _load(
-            "coupontools_async._generated.api.wallet_cards", "WalletCardsResourceWithRawResponse"
-        )(self._client.wallet_cards)
+        raw: WalletCardsResourceWithRawResponse = self._raw("wallet_cards")
         return raw
 
     @functools.cached_property
     def wallet_users(self) -> WalletUsersResourceWithRawResponse:
         """Wallet users, each method returning a ``RawResponse``."""
-        raw: WalletUsersResourceWithRawResponse = _load(
-            "coupontools_async._generated.api.wallet_users", "WalletUsersResourceWithRawResponse"
-        )(self._client.wallet_users)
+        raw: WalletUsersResourceWithRawResponse = self._raw("wallet_users")
         return raw
 
     @functools.cached_property
     def webhooks(self) -> WebhooksResourceWithRawResponse:
         """Webhooks, each method returning a ``RawResponse``."""
-        raw: WebhooksResourceWithRawResponse = _load(
-            "coupontools_async._generated.api.webhooks", "WebhooksResourceWithRawResponse"
-        )(self._client.webhooks)
+        raw: WebhooksResourceWithRawResponse = self._raw("webhooks")
         return raw

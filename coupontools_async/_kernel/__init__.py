@@ -12,17 +12,19 @@ from ._operation import (
     Param,
     ParamLocation,
     Requester,
+    RequestFn,
     ResponseKind,
 )
 from ._pager import AsyncPager, Page, items_at
-from ._raw import RAW_SINK, RawGroup, RawResponse, to_raw_response_wrapper
-from ._resource import RequestFn, Resource
+from ._raw import RAW_SINK, RawGroup, RawMethod, RawResponse, to_raw_response_wrapper
+from ._resource import Extras, Resource
 
 __all__ = [
     "NO_EXTRA_FIELDS",
     "RAW_SINK",
     "ApiVersion",
     "AsyncPager",
+    "Extras",
     "Model",
     "Operation",
     "Page",
@@ -30,6 +32,7 @@ __all__ = [
     "Param",
     "ParamLocation",
     "RawGroup",
+    "RawMethod",
     "RawResponse",
     "RequestFn",
     "Requester",

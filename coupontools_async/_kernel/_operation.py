@@ -127,10 +127,10 @@ class Operation(Generic[T]):
         raise KeyError(name)
 
 
-class Requester(Protocol):
-    """What a generated operation function needs from a client."""
+class RequestFn(Protocol):
+    """The client's ``_request``: validate, send and decode one call of an operation."""
 
-    async def _request(
+    async def __call__(
         self,
         operation: Operation[T],
         *,
@@ -146,3 +146,10 @@ class Requester(Protocol):
         ``extra_*`` mappings are merged into the request after validation.
         """
         ...
+
+
+class Requester(Protocol):
+    """What a generated resource needs from a client: its :class:`RequestFn` ``_request``."""
+
+    @property
+    def _request(self) -> RequestFn: ...

@@ -1,9 +1,11 @@
 """Raw responses: the parsed result beside the HTTP response(s) it came from.
 
-:func:`to_raw_response_wrapper` keeps a method's whole signature (a ``ParamSpec``), so
+:func:`to_raw_response_wrapper` keeps a method's whole signature (a ``ParamSpec``), and a
+raw group declares each of its methods as a :class:`RawMethod` of the resource's, so
 ``ct.with_raw_response.wallet_users.get(1, 2)`` is ``RawResponse[WalletUser]`` to a type
-checker. The client appends every response it receives to :data:`RAW_SINK` while a
-wrapped call runs (a context variable: concurrent calls never see each other's).
+checker, for generated and hand-written methods alike. The client appends every response
+it receives to :data:`RAW_SINK` while a wrapped call runs (a context variable: concurrent
+calls never see each other's).
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ from __future__ import annotations
 import contextvars
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 import attrs
 import httpx
 
-__all__ = ["RAW_SINK", "RawGroup", "RawResponse", "to_raw_response_wrapper"]
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["RAW_SINK", "RawGroup", "RawMethod", "RawResponse", "to_raw_response_wrapper"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -71,21 +76,60 @@ def to_raw_response_wrapper(
     return wrapped
 
 
-class RawGroup:
-    """The base of every generated ``<Group>WithRawResponse``.
+class RawMethod(Generic[P, R]):
+    """One method of a raw group: the resource's method of the same name, returning a RawResponse.
 
-    The generated subclass sets one typed attribute per operation; a method only a
-    hand-written subclass of the group has (a composite such as ``sessions.list``) is
-    wrapped on first use by :meth:`__getattr__`.
+    Declared in the class body (``get = RawMethod(WalletUsersResource.get)``), so a type
+    checker reads the signature off the resource's method, and a subclass that redeclares
+    a name for a hand-written override gets the override's signature. The wrapper is built
+    on first use and kept in the group's ``__dict__``, which wins over this descriptor.
+    """
+
+    def __init__(self, method: Callable[Concatenate[Any, P], Awaitable[R]]) -> None:
+        self._name: str = method.__name__
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, group: None, owner: type[Any]) -> Self: ...
+
+    @overload
+    def __get__(
+        self, group: RawGroup, owner: type[Any]
+    ) -> Callable[P, Awaitable[RawResponse[R]]]: ...
+
+    def __get__(self, group: RawGroup | None, owner: type[Any]) -> Any:
+        if group is None:
+            return self
+        wrapped = to_raw_response_wrapper(getattr(group._resource, self._name))
+        group.__dict__[self._name] = wrapped
+        return wrapped
+
+
+class RawGroup:
+    """The base of every ``<Group>WithRawResponse``: ``ct.with_raw_response.<group>``.
+
+    Each subclass declares its methods as :class:`RawMethod` attributes (the generated
+    one per operation, a hand-written one per composite). A method of the resource that
+    is not declared (a pager such as ``iter``) has no raw form and is refused by name.
     """
 
     def __init__(self, resource: Any) -> None:
         self._resource = resource
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        method = getattr(self._resource, name)
-        if not callable(method):
-            raise AttributeError(name)
-        return to_raw_response_wrapper(method)
+    if not TYPE_CHECKING:  # to a type checker, an undeclared name is simply missing
+
+        def __getattr__(self, name: str) -> Any:
+            if not name.startswith("_") and callable(getattr(self._resource, name, None)):
+                raise AttributeError(
+                    f"{type(self._resource).__name__}.{name} has no raw response: it returns "
+                    "a pager or sends no request of its own. with_raw_response has the "
+                    "methods that send a request and return its answer (for a pager, call "
+                    "the method that fetches one page)",
+                    name=name,
+                    obj=self,
+                )
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self
+            )

@@ -3,29 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from ._operation import Operation, Requester
+from ._operation import Operation, Requester, RequestFn
 from ._pager import AsyncPager
 
-__all__ = ["RequestFn", "Resource"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
-T = TypeVar("T")
+__all__ = ["Extras", "Resource"]
 
 
-class RequestFn(Protocol):
-    """The client's ``_request``: validate, send and decode one call of an operation."""
+class Extras(TypedDict, total=False):
+    """The escape hatches every method takes, passed on to the call(s) it makes."""
 
-    async def __call__(
-        self,
-        operation: Operation[T],
-        *,
-        path: Mapping[str, Any] | None = None,
-        body: Any = None,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> T: ...
+    extra_body: Mapping[str, Any] | None
+    extra_query: Mapping[str, Any] | None
+    extra_headers: Mapping[str, str] | None
 
 
 class Resource:
@@ -49,9 +43,7 @@ class Resource:
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[Any]:
         """Every page of ``operation``, as its ``x-pagination`` metadata says to ask for them."""
         pagination = operation.pagination
@@ -65,14 +57,7 @@ class Resource:
             wire = _with(body, pagination.page_param, page)
             if size is not None and pagination.page_size_param is not None:
                 wire = _with(wire, pagination.page_size_param, size)
-            return await self._request(
-                operation,
-                path=path,
-                body=wire,
-                extra_body=extra_body,
-                extra_query=extra_query,
-                extra_headers=extra_headers,
-            )
+            return await self._request(operation, path=path, body=wire, **extras)
 
         return AsyncPager(
             fetch,

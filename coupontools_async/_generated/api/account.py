@@ -12,8 +12,8 @@ from coupontools_async._kernel import (
     Operation,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
@@ -172,7 +172,5 @@ class AccountResource(Resource):
 class AccountResourceWithRawResponse(RawGroup):
     """The methods of :class:`AccountResource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: AccountResource) -> None:
-        super().__init__(resource)
-        self.sso = to_raw_response_wrapper(resource.sso)
-        self.teammate_sso = to_raw_response_wrapper(resource.teammate_sso)
+    sso = RawMethod(AccountResource.sso)
+    teammate_sso = RawMethod(AccountResource.teammate_sso)

@@ -12,8 +12,8 @@ from coupontools_async._kernel import (
     Operation,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
@@ -350,9 +350,7 @@ class CouponsResource(Resource):
 class CouponsResourceWithRawResponse(RawGroup):
     """The methods of :class:`CouponsResource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: CouponsResource) -> None:
-        super().__init__(resource)
-        self.get = to_raw_response_wrapper(resource.get)
-        self.list = to_raw_response_wrapper(resource.list)
-        self.push_all = to_raw_response_wrapper(resource.push_all)
-        self.push_one = to_raw_response_wrapper(resource.push_one)
+    get = RawMethod(CouponsResource.get)
+    list = RawMethod(CouponsResource.list)
+    push_all = RawMethod(CouponsResource.push_all)
+    push_one = RawMethod(CouponsResource.push_one)

@@ -13,8 +13,8 @@ from coupontools_async._kernel import (
     Operation,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
@@ -134,7 +134,5 @@ class DirectoriesV4Resource(Resource):
 class DirectoriesV4ResourceWithRawResponse(RawGroup):
     """The methods of :class:`DirectoriesV4Resource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: DirectoriesV4Resource) -> None:
-        super().__init__(resource)
-        self.list = to_raw_response_wrapper(resource.list)
-        self.get = to_raw_response_wrapper(resource.get)
+    list = RawMethod(DirectoriesV4Resource.list)
+    get = RawMethod(DirectoriesV4Resource.get)

@@ -8,19 +8,23 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coupontools_async._kernel import (
     AsyncPager,
+    Extras,
     Operation,
     Pagination,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "DirectoryUsersV4Resource",
@@ -259,9 +263,7 @@ class DirectoryUsersV4Resource(Resource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.DirectoryV4User]:
         """Every item of every page of :meth:`list`, one page held at a time.
 
@@ -276,9 +278,7 @@ class DirectoryUsersV4Resource(Resource):
             start_page=start_page,
             max_pages=max_pages,
             max_items=max_items,
-            extra_body=extra_body,
-            extra_query=extra_query,
-            extra_headers=extra_headers,
+            **extras,
         )
 
     async def create(
@@ -536,12 +536,10 @@ class DirectoryUsersV4Resource(Resource):
 class DirectoryUsersV4ResourceWithRawResponse(RawGroup):
     """The methods of :class:`DirectoryUsersV4Resource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: DirectoryUsersV4Resource) -> None:
-        super().__init__(resource)
-        self.list = to_raw_response_wrapper(resource.list)
-        self.create = to_raw_response_wrapper(resource.create)
-        self.get = to_raw_response_wrapper(resource.get)
-        self.update = to_raw_response_wrapper(resource.update)
-        self.grant_access = to_raw_response_wrapper(resource.grant_access)
-        self.revoke_access = to_raw_response_wrapper(resource.revoke_access)
-        self.sso = to_raw_response_wrapper(resource.sso)
+    list = RawMethod(DirectoryUsersV4Resource.list)
+    create = RawMethod(DirectoryUsersV4Resource.create)
+    get = RawMethod(DirectoryUsersV4Resource.get)
+    update = RawMethod(DirectoryUsersV4Resource.update)
+    grant_access = RawMethod(DirectoryUsersV4Resource.grant_access)
+    revoke_access = RawMethod(DirectoryUsersV4Resource.revoke_access)
+    sso = RawMethod(DirectoryUsersV4Resource.sso)

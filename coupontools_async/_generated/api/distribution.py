@@ -12,8 +12,8 @@ from coupontools_async._kernel import (
     Operation,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
@@ -369,7 +369,5 @@ class DistributionResource(Resource):
 class DistributionResourceWithRawResponse(RawGroup):
     """The methods of :class:`DistributionResource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: DistributionResource) -> None:
-        super().__init__(resource)
-        self.send_email = to_raw_response_wrapper(resource.send_email)
-        self.send_sms = to_raw_response_wrapper(resource.send_sms)
+    send_email = RawMethod(DistributionResource.send_email)
+    send_sms = RawMethod(DistributionResource.send_sms)

@@ -13,8 +13,8 @@ from coupontools_async._kernel import (
     Operation,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
@@ -330,9 +330,7 @@ class EmailResource(Resource):
 class EmailResourceWithRawResponse(RawGroup):
     """The methods of :class:`EmailResource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: EmailResource) -> None:
-        super().__init__(resource)
-        self.list_groups = to_raw_response_wrapper(resource.list_groups)
-        self.list_contacts = to_raw_response_wrapper(resource.list_contacts)
-        self.create_group = to_raw_response_wrapper(resource.create_group)
-        self.add_contact = to_raw_response_wrapper(resource.add_contact)
+    list_groups = RawMethod(EmailResource.list_groups)
+    list_contacts = RawMethod(EmailResource.list_contacts)
+    create_group = RawMethod(EmailResource.create_group)
+    add_contact = RawMethod(EmailResource.add_contact)

@@ -12,8 +12,8 @@ from coupontools_async._kernel import (
     Operation,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
@@ -238,8 +238,6 @@ class LoyaltyCardsResource(Resource):
 class LoyaltyCardsResourceWithRawResponse(RawGroup):
     """The methods of :class:`LoyaltyCardsResource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: LoyaltyCardsResource) -> None:
-        super().__init__(resource)
-        self.list = to_raw_response_wrapper(resource.list)
-        self.get = to_raw_response_wrapper(resource.get)
-        self.push_all = to_raw_response_wrapper(resource.push_all)
+    list = RawMethod(LoyaltyCardsResource.list)
+    get = RawMethod(LoyaltyCardsResource.get)
+    push_all = RawMethod(LoyaltyCardsResource.push_all)

@@ -13,8 +13,8 @@ from coupontools_async._kernel import (
     Operation,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
@@ -450,10 +450,8 @@ class LoyaltyUsersResource(Resource):
 class LoyaltyUsersResourceWithRawResponse(RawGroup):
     """The methods of :class:`LoyaltyUsersResource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: LoyaltyUsersResource) -> None:
-        super().__init__(resource)
-        self.create = to_raw_response_wrapper(resource.create)
-        self.link = to_raw_response_wrapper(resource.link)
-        self.list = to_raw_response_wrapper(resource.list)
-        self.search = to_raw_response_wrapper(resource.search)
-        self.update = to_raw_response_wrapper(resource.update)
+    create = RawMethod(LoyaltyUsersResource.create)
+    link = RawMethod(LoyaltyUsersResource.link)
+    list = RawMethod(LoyaltyUsersResource.list)
+    search = RawMethod(LoyaltyUsersResource.search)
+    update = RawMethod(LoyaltyUsersResource.update)

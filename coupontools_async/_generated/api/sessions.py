@@ -7,19 +7,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from coupontools_async._kernel import (
     AsyncPager,
+    Extras,
     Operation,
     Pagination,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "SessionsResource",
@@ -850,9 +854,7 @@ class SessionsResource(Resource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.CouponSession]:
         """Every item of every page of :meth:`list_all`, one page held at a time.
 
@@ -866,9 +868,7 @@ class SessionsResource(Resource):
             start_page=start_page,
             max_pages=max_pages,
             max_items=max_items,
-            extra_body=extra_body,
-            extra_query=extra_query,
-            extra_headers=extra_headers,
+            **extras,
         )
 
     async def list_opened(
@@ -939,9 +939,7 @@ class SessionsResource(Resource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.CouponSession]:
         """Every item of every page of :meth:`list_opened`, one page held at a time.
 
@@ -955,9 +953,7 @@ class SessionsResource(Resource):
             start_page=start_page,
             max_pages=max_pages,
             max_items=max_items,
-            extra_body=extra_body,
-            extra_query=extra_query,
-            extra_headers=extra_headers,
+            **extras,
         )
 
     async def list_claimed(
@@ -1028,9 +1024,7 @@ class SessionsResource(Resource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.CouponSession]:
         """Every item of every page of :meth:`list_claimed`, one page held at a time.
 
@@ -1044,9 +1038,7 @@ class SessionsResource(Resource):
             start_page=start_page,
             max_pages=max_pages,
             max_items=max_items,
-            extra_body=extra_body,
-            extra_query=extra_query,
-            extra_headers=extra_headers,
+            **extras,
         )
 
     async def list_validated(
@@ -1117,9 +1109,7 @@ class SessionsResource(Resource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.CouponSession]:
         """Every item of every page of :meth:`list_validated`, one page held at a time.
 
@@ -1133,9 +1123,7 @@ class SessionsResource(Resource):
             start_page=start_page,
             max_pages=max_pages,
             max_items=max_items,
-            extra_body=extra_body,
-            extra_query=extra_query,
-            extra_headers=extra_headers,
+            **extras,
         )
 
     async def get(
@@ -1549,16 +1537,14 @@ class SessionsResource(Resource):
 class SessionsResourceWithRawResponse(RawGroup):
     """The methods of :class:`SessionsResource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: SessionsResource) -> None:
-        super().__init__(resource)
-        self.list_all = to_raw_response_wrapper(resource.list_all)
-        self.list_opened = to_raw_response_wrapper(resource.list_opened)
-        self.list_claimed = to_raw_response_wrapper(resource.list_claimed)
-        self.list_validated = to_raw_response_wrapper(resource.list_validated)
-        self.get = to_raw_response_wrapper(resource.get)
-        self.update = to_raw_response_wrapper(resource.update)
-        self.update_batch = to_raw_response_wrapper(resource.update_batch)
-        self.search = to_raw_response_wrapper(resource.search)
-        self.search_in_campaign = to_raw_response_wrapper(resource.search_in_campaign)
-        self.delete = to_raw_response_wrapper(resource.delete)
-        self.barcode = to_raw_response_wrapper(resource.barcode)
+    list_all = RawMethod(SessionsResource.list_all)
+    list_opened = RawMethod(SessionsResource.list_opened)
+    list_claimed = RawMethod(SessionsResource.list_claimed)
+    list_validated = RawMethod(SessionsResource.list_validated)
+    get = RawMethod(SessionsResource.get)
+    update = RawMethod(SessionsResource.update)
+    update_batch = RawMethod(SessionsResource.update_batch)
+    search = RawMethod(SessionsResource.search)
+    search_in_campaign = RawMethod(SessionsResource.search_in_campaign)
+    delete = RawMethod(SessionsResource.delete)
+    barcode = RawMethod(SessionsResource.barcode)

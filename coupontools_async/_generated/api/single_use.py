@@ -13,8 +13,8 @@ from coupontools_async._kernel import (
     Operation,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
@@ -450,7 +450,5 @@ class SingleUseResource(Resource):
 class SingleUseResourceWithRawResponse(RawGroup):
     """The methods of :class:`SingleUseResource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: SingleUseResource) -> None:
-        super().__init__(resource)
-        self.create = to_raw_response_wrapper(resource.create)
-        self.create_many = to_raw_response_wrapper(resource.create_many)
+    create = RawMethod(SingleUseResource.create)
+    create_many = RawMethod(SingleUseResource.create_many)

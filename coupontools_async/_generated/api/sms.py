@@ -13,8 +13,8 @@ from coupontools_async._kernel import (
     Operation,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
@@ -298,9 +298,7 @@ class SmsResource(Resource):
 class SmsResourceWithRawResponse(RawGroup):
     """The methods of :class:`SmsResource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: SmsResource) -> None:
-        super().__init__(resource)
-        self.list_groups = to_raw_response_wrapper(resource.list_groups)
-        self.list_contacts = to_raw_response_wrapper(resource.list_contacts)
-        self.create_group = to_raw_response_wrapper(resource.create_group)
-        self.add_contact = to_raw_response_wrapper(resource.add_contact)
+    list_groups = RawMethod(SmsResource.list_groups)
+    list_contacts = RawMethod(SmsResource.list_contacts)
+    create_group = RawMethod(SmsResource.create_group)
+    add_contact = RawMethod(SmsResource.add_contact)

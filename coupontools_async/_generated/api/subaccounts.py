@@ -13,8 +13,8 @@ from coupontools_async._kernel import (
     Operation,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
@@ -442,10 +442,8 @@ class SubaccountsResource(Resource):
 class SubaccountsResourceWithRawResponse(RawGroup):
     """The methods of :class:`SubaccountsResource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: SubaccountsResource) -> None:
-        super().__init__(resource)
-        self.list = to_raw_response_wrapper(resource.list)
-        self.get = to_raw_response_wrapper(resource.get)
-        self.create = to_raw_response_wrapper(resource.create)
-        self.reset_password_url = to_raw_response_wrapper(resource.reset_password_url)
-        self.sso = to_raw_response_wrapper(resource.sso)
+    list = RawMethod(SubaccountsResource.list)
+    get = RawMethod(SubaccountsResource.get)
+    create = RawMethod(SubaccountsResource.create)
+    reset_password_url = RawMethod(SubaccountsResource.reset_password_url)
+    sso = RawMethod(SubaccountsResource.sso)

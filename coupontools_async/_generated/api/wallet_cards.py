@@ -13,8 +13,8 @@ from coupontools_async._kernel import (
     Operation,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
@@ -204,8 +204,6 @@ class WalletCardsResource(Resource):
 class WalletCardsResourceWithRawResponse(RawGroup):
     """The methods of :class:`WalletCardsResource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: WalletCardsResource) -> None:
-        super().__init__(resource)
-        self.list = to_raw_response_wrapper(resource.list)
-        self.copy = to_raw_response_wrapper(resource.copy)
-        self.push = to_raw_response_wrapper(resource.push)
+    list = RawMethod(WalletCardsResource.list)
+    copy = RawMethod(WalletCardsResource.copy)
+    push = RawMethod(WalletCardsResource.push)

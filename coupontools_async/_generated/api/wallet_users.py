@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coupontools_async._kernel import (
     AsyncPager,
+    Extras,
     Operation,
     Pagination,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "WalletUsersResource",
@@ -408,9 +412,7 @@ class WalletUsersResource(Resource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.WalletUser]:
         """Every item of every page of :meth:`list`, one page held at a time.
 
@@ -426,9 +428,7 @@ class WalletUsersResource(Resource):
             start_page=start_page,
             max_pages=max_pages,
             max_items=max_items,
-            extra_body=extra_body,
-            extra_query=extra_query,
-            extra_headers=extra_headers,
+            **extras,
         )
 
     async def create(
@@ -798,14 +798,12 @@ class WalletUsersResource(Resource):
 class WalletUsersResourceWithRawResponse(RawGroup):
     """The methods of :class:`WalletUsersResource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: WalletUsersResource) -> None:
-        super().__init__(resource)
-        self.list = to_raw_response_wrapper(resource.list)
-        self.create = to_raw_response_wrapper(resource.create)
-        self.create_many = to_raw_response_wrapper(resource.create_many)
-        self.get = to_raw_response_wrapper(resource.get)
-        self.add_stamps = to_raw_response_wrapper(resource.add_stamps)
-        self.update = to_raw_response_wrapper(resource.update)
-        self.delete = to_raw_response_wrapper(resource.delete)
-        self.use_rewards = to_raw_response_wrapper(resource.use_rewards)
-        self.void = to_raw_response_wrapper(resource.void)
+    list = RawMethod(WalletUsersResource.list)
+    create = RawMethod(WalletUsersResource.create)
+    create_many = RawMethod(WalletUsersResource.create_many)
+    get = RawMethod(WalletUsersResource.get)
+    add_stamps = RawMethod(WalletUsersResource.add_stamps)
+    update = RawMethod(WalletUsersResource.update)
+    delete = RawMethod(WalletUsersResource.delete)
+    use_rewards = RawMethod(WalletUsersResource.use_rewards)
+    void = RawMethod(WalletUsersResource.void)

@@ -12,8 +12,8 @@ from coupontools_async._kernel import (
     Operation,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
@@ -108,6 +108,4 @@ class WebhooksResource(Resource):
 class WebhooksResourceWithRawResponse(RawGroup):
     """The methods of :class:`WebhooksResource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: WebhooksResource) -> None:
-        super().__init__(resource)
-        self.verify = to_raw_response_wrapper(resource.verify)
+    verify = RawMethod(WebhooksResource.verify)

@@ -64,7 +64,6 @@ def decode_GadgetInput(o: Any, _: Any = None) -> models.GadgetInput:
     """Decode a GadgetInput."""
     if o.__class__ is not dict:
         return not_an_object(o, "GadgetInput")  # type: ignore[no-any-return]
-    g = o.get
     m: models.GadgetInput = _new(models.GadgetInput)
     m.name = v if (v := o["name"]).__class__ is str else to_str(v)
     if not _ALL_KNOWN_GadgetInput(o):
@@ -84,11 +83,8 @@ def decode_Owner(o: Any, _: Any = None) -> models.Owner:
     g = o.get
     m: models.Owner = _new(models.Owner)
     m.email = v if (v := o["email"]).__class__ is str else to_str(v)
-    m.phone = (
-        None
-        if (v := g("phone")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
+    v = g("phone")
+    m.phone = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
     if not _ALL_KNOWN_Owner(o):
         x = extras(o, _KNOWN_Owner, "Owner")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -105,8 +101,8 @@ def decode_Paging(o: Any, _: Any = None) -> models.Paging:
         return not_an_object(o, "Paging")  # type: ignore[no-any-return]
     g = o.get
     m: models.Paging = _new(models.Paging)
-    m.page = None if (v := g("page")) is None else (v if v.__class__ is int else to_int(v))
-    m.per_page = None if (v := g("per_page")) is None else (v if v.__class__ is int else to_int(v))
+    m.page = None if (v := g("page")) is None else v if v.__class__ is int else to_int(v)
+    m.per_page = None if (v := g("per_page")) is None else v if v.__class__ is int else to_int(v)
     if not _ALL_KNOWN_Paging(o):
         x = extras(o, _KNOWN_Paging, "Paging")
         m._extra_fields = x  # type: ignore[misc]  # Model's slot, unknown to mypy
@@ -126,16 +122,11 @@ def decode_Widget(o: Any, _: Any = None) -> models.Widget:
     g = o.get
     m: models.Widget = _new(models.Widget)
     m.id = v if (v := o["ID"]).__class__ is str else to_str(v)
-    m.name = (
-        None
-        if (v := g("name")) is None
-        else (v if v.__class__ is str and v else to_optional_str(v))
-    )
-    m.count = None if (v := g("count")) is None else (v if v.__class__ is int else to_int(v))
+    v = g("name")
+    m.name = None if v is None else v if v.__class__ is str and v else to_optional_str(v)
+    m.count = None if (v := g("count")) is None else v if v.__class__ is int else to_int(v)
     m.price = None if (v := g("price")) is None else to_float(v)
-    m.active = (
-        None if (v := g("active")) is None else (v if v is True or v is False else to_bool(v))
-    )
+    m.active = None if (v := g("active")) is None else v if v is True or v is False else to_bool(v)
     m.color = enum_member(g("color"), _MEMBERS_Color)
     m.created = None if (v := g("created")) is None else parse_datetime(v)
     m.day = None if (v := g("day")) is None else to_date(v)
@@ -177,7 +168,7 @@ def decode_WidgetPage(o: Any, _: Any = None) -> models.WidgetPage:
         return not_an_object(o, "WidgetPage")  # type: ignore[no-any-return]
     g = o.get
     m: models.WidgetPage = _new(models.WidgetPage)
-    m.amount = None if (v := g("amount")) is None else (v if v.__class__ is int else to_int(v))
+    m.amount = None if (v := g("amount")) is None else v if v.__class__ is int else to_int(v)
     m.data = None if (v := g("data")) is None else model_seq(v, decode_Widget, "Widget")
     if not _ALL_KNOWN_WidgetPage(o):
         x = extras(o, _KNOWN_WidgetPage, "WidgetPage")

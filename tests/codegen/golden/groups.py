@@ -55,23 +55,27 @@ class Groups:
 
 
 class RawGroups:
-    """Every resource group, its methods returning ``RawResponse`` (``ct.with_raw_response``)."""
+    """Every resource group, its methods returning ``RawResponse`` (``ct.with_raw_response``).
+
+    A group's raw class is its resource class's name plus ``WithRawResponse``, beside it:
+    the generated one, or the hand-written one of a group in ``_GROUP_OVERRIDES``.
+    """
 
     def __init__(self, client: Groups) -> None:
         self._client = client
 
+    def _raw(self, name: str) -> Any:
+        module, cls = self._client._GROUP_OVERRIDES.get(name) or GROUPS[name]
+        return _load(module, cls + "WithRawResponse")(getattr(self._client, name))
+
     @functools.cached_property
     def widgets(self) -> WidgetsResourceWithRawResponse:
         """Widgets, each method returning a ``RawResponse``."""
-        raw: WidgetsResourceWithRawResponse = _load(
-            "tests.codegen.golden.api.widgets", "WidgetsResourceWithRawResponse"
-        )(self._client.widgets)
+        raw: WidgetsResourceWithRawResponse = self._raw("widgets")
         return raw
 
     @functools.cached_property
     def gadgets_v4(self) -> GadgetsV4ResourceWithRawResponse:
         """Gadgets v4, each method returning a ``RawResponse``."""
-        raw: GadgetsV4ResourceWithRawResponse = _load(
-            "tests.codegen.golden.api.gadgets_v4", "GadgetsV4ResourceWithRawResponse"
-        )(self._client.gadgets_v4)
+        raw: GadgetsV4ResourceWithRawResponse = self._raw("gadgets_v4")
         return raw

@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coupontools_async._kernel import (
     AsyncPager,
+    Extras,
     Operation,
     Pagination,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "GadgetsV4Resource",
@@ -113,9 +117,7 @@ class GadgetsV4Resource(Resource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.Gadget]:
         """Every item of every page of :meth:`list`, one page held at a time.
 
@@ -131,9 +133,7 @@ class GadgetsV4Resource(Resource):
             start_page=start_page,
             max_pages=max_pages,
             max_items=max_items,
-            extra_body=extra_body,
-            extra_query=extra_query,
-            extra_headers=extra_headers,
+            **extras,
         )
 
     async def create_many(
@@ -166,7 +166,5 @@ class GadgetsV4Resource(Resource):
 class GadgetsV4ResourceWithRawResponse(RawGroup):
     """The methods of :class:`GadgetsV4Resource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: GadgetsV4Resource) -> None:
-        super().__init__(resource)
-        self.list = to_raw_response_wrapper(resource.list)
-        self.create_many = to_raw_response_wrapper(resource.create_many)
+    list = RawMethod(GadgetsV4Resource.list)
+    create_many = RawMethod(GadgetsV4Resource.create_many)

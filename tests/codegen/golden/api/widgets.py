@@ -7,19 +7,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coupontools_async._kernel import (
     AsyncPager,
+    Extras,
     Operation,
     Pagination,
     Param,
     RawGroup,
+    RawMethod,
     Resource,
-    to_raw_response_wrapper,
 )
 
 from .. import models
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "WidgetsResource",
@@ -139,9 +143,7 @@ class WidgetsResource(Resource):
         start_page: int | None = None,
         max_pages: int | None = None,
         max_items: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        **extras: Unpack[Extras],
     ) -> AsyncPager[models.Widget]:
         """Every item of every page of :meth:`list`, one page held at a time.
 
@@ -155,9 +157,7 @@ class WidgetsResource(Resource):
             start_page=start_page,
             max_pages=max_pages,
             max_items=max_items,
-            extra_body=extra_body,
-            extra_query=extra_query,
-            extra_headers=extra_headers,
+            **extras,
         )
 
     async def update(
@@ -218,8 +218,6 @@ class WidgetsResource(Resource):
 class WidgetsResourceWithRawResponse(RawGroup):
     """The methods of :class:`WidgetsResource`, each returning a ``RawResponse`` of its result."""
 
-    def __init__(self, resource: WidgetsResource) -> None:
-        super().__init__(resource)
-        self.list = to_raw_response_wrapper(resource.list)
-        self.update = to_raw_response_wrapper(resource.update)
-        self.image = to_raw_response_wrapper(resource.image)
+    list = RawMethod(WidgetsResource.list)
+    update = RawMethod(WidgetsResource.update)
+    image = RawMethod(WidgetsResource.image)
