@@ -20,18 +20,16 @@ from httpx_aiohttp import AiohttpTransport
 
 __all__ = ["EXCEPTION_MAP", "MappedAiohttpTransport", "map_error"]
 
-EXCEPTION_MAP: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
-    # Order matters: the first class the error is an instance of wins.
-    (aiohttp.ClientProxyConnectionError, httpx.ProxyError),
-    (aiohttp.ClientHttpProxyError, httpx.ProxyError),
+_Source = type[BaseException] | tuple[type[BaseException], ...]
+EXCEPTION_MAP: tuple[tuple[_Source, type[httpx.TransportError]], ...] = (
+    # Order matters: the first row the error is an instance of wins.
+    ((aiohttp.ClientProxyConnectionError, aiohttp.ClientHttpProxyError), httpx.ProxyError),
     (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
-    (aiohttp.SocketTimeoutError, httpx.ReadTimeout),
-    (aiohttp.ServerTimeoutError, httpx.ReadTimeout),
+    ((aiohttp.SocketTimeoutError, aiohttp.ServerTimeoutError), httpx.ReadTimeout),
     (aiohttp.ClientConnectorError, httpx.ConnectError),
     (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
-    (aiohttp.ClientPayloadError, httpx.ReadError),
+    ((aiohttp.ClientPayloadError, aiohttp.ClientConnectionError), httpx.ReadError),
     (aiohttp.InvalidURL, httpx.UnsupportedProtocol),
-    (aiohttp.ClientConnectionError, httpx.ReadError),
     (aiohttp.ClientError, httpx.TransportError),
     (asyncio.TimeoutError, httpx.ReadTimeout),
 )

@@ -332,15 +332,11 @@ class AsyncClient(Groups):
             self._retry_outside = True
         else:
             inner = transport if transport is not None else self._backend
+            retrying = RetryTransport(
+                inner, policy=self.retry_policy, on_retry=on_retry, max_in_flight=max_connections
+            )
             self._http = httpx.AsyncClient(
-                transport=RetryTransport(
-                    inner,
-                    policy=self.retry_policy,
-                    on_retry=on_retry,
-                    max_in_flight=max_connections,
-                ),
-                timeout=timeout,
-                follow_redirects=False,
+                transport=retrying, timeout=timeout, follow_redirects=False
             )
             self._owns_http = True
             self._retry_outside = False
@@ -671,20 +667,12 @@ class AsyncClient(Groups):
     ) -> list[tuple[str, str | int | float | bool | None]]:
         """``extra_query`` / ``params`` as httpx takes them; None drops a key."""
         if not isinstance(query, Mapping):
-            raise ValidationError(
-                f"the query must be a mapping, got {type(query).__name__}",
-                param="extra_query",
-                rule="type",
-            )
+            raise _wrong_type("the query must be a mapping", query, "extra_query")
         secrets = self._credentials.values()
         out: list[tuple[str, str | int | float | bool | None]] = []
         for key, value in query.items():
             if not isinstance(key, str):
-                raise ValidationError(
-                    f"query parameter names are strings, got {type(key).__name__}",
-                    param="extra_query",
-                    rule="type",
-                )
+                raise _wrong_type("query parameter names are strings", key, "extra_query")
             values = value if isinstance(value, (list, tuple)) else [value]
             for item in values:
                 if item is None:
@@ -916,13 +904,14 @@ def _route_table() -> tuple[tuple[str, re.Pattern[str], Operation[Any]], ...]:
     )
 
 
+def _wrong_type(rule: str, value: Any, param: str) -> ValidationError:
+    """The error for a value of the wrong type: the rule, then what was given."""
+    return ValidationError(f"{rule}, got {type(value).__name__}", param=param, rule="type")
+
+
 def _merge_body(operation: Operation[Any], wire_body: Any, extra_body: Mapping[str, Any]) -> Any:
     if not isinstance(extra_body, Mapping):
-        raise ValidationError(
-            f"extra_body must be a mapping, got {type(extra_body).__name__}",
-            param="extra_body",
-            rule="type",
-        )
+        raise _wrong_type("extra_body must be a mapping", extra_body, "extra_body")
     if wire_body is not None and not isinstance(wire_body, dict):
         raise ValidationError(
             f"{operation.id} sends a {type(wire_body).__name__}, which extra_body cannot be "
@@ -933,11 +922,7 @@ def _merge_body(operation: Operation[Any], wire_body: Any, extra_body: Mapping[s
     merged = dict(wire_body or {})
     for key, value in extra_body.items():
         if not isinstance(key, str):
-            raise ValidationError(
-                f"extra_body keys are strings, got {type(key).__name__}",
-                param="extra_body",
-                rule="type",
-            )
+            raise _wrong_type("extra_body keys are strings", key, "extra_body")
         merged[key] = value
     return merged
 
@@ -945,11 +930,7 @@ def _merge_body(operation: Operation[Any], wire_body: Any, extra_body: Mapping[s
 def _checked_headers(extra: Mapping[str, str]) -> dict[str, str]:
     """Extra headers as given, refusing credential headers and what a header cannot carry."""
     if not isinstance(extra, Mapping):
-        raise ValidationError(
-            f"extra headers must be a mapping, got {type(extra).__name__}",
-            param="extra_headers",
-            rule="type",
-        )
+        raise _wrong_type("extra headers must be a mapping", extra, "extra_headers")
     out: dict[str, str] = {}
     for name, value in extra.items():
         if not isinstance(name, str) or _HEADER_NAME.fullmatch(name) is None:
