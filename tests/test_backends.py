@@ -523,3 +523,24 @@ async def test_a_transport_error_names_the_request_it_failed() -> None:
     cause = caught.value.__cause__
     assert isinstance(cause, httpx.ConnectError)
     assert cause.request.url.path == "/v4/loyalty/loyalty-cards/1/stats/2"
+
+
+@pytest.mark.anyio
+async def test_every_backend_sends_the_body_and_headers_the_call_built(
+    http_backend: HttpBackend,
+) -> None:
+    async def handler(request: Request) -> Answer:
+        return json_answer({"status": "ok"})
+
+    async with loopback(handler) as server, client_on(server, http_backend) as ct:
+        await ct.request(
+            "POST", "/v3/coupon/info", json={"campaign": "cam_1"}, headers={"X-Trace": "t-1"}
+        )
+    (seen,) = server.requests
+    assert seen.body == b'{"campaign":"cam_1"}'
+    assert seen.headers["content-type"] == "application/json"
+    assert seen.headers["content-length"] == str(len(seen.body))
+    assert seen.headers["accept"] == "application/json"
+    assert seen.headers["user-agent"].startswith("coupontools-async/")
+    assert (seen.headers["x-client-id"], seen.headers["x-api-secret"]) == (ID, SECRET)
+    assert seen.headers["x-trace"] == "t-1"
