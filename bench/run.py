@@ -74,6 +74,10 @@ PACKAGES = (
     "orjson",
     "openapi-python-client",
     "uvicorn",
+    "httptools",
+    "uvloop",
+    "aiohttp",
+    "httpx-aiohttp",
     "psutil",
 )
 

@@ -427,3 +427,120 @@ def test_aiohttp_errors_after_sending_never_read_as_never_sent(
 
     mapped = map_error(error)
     assert type(mapped) is expected
+
+
+# Our own client builds its requests without httpx.AsyncClient.build_request/send (the
+# per-call cost they add): what those gave a request and an answer must still be there.
+
+
+def recording_client(seen: list[httpx.Request], **options: Any) -> AsyncClient:
+    """A client whose transport records each request and answers a wallet user."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"id": 2, "email": "a@example.com"})
+
+    return AsyncClient(
+        ID, SECRET, base_url="https://api.test", transport=httpx.MockTransport(handler), **options
+    )
+
+
+@pytest.mark.anyio
+async def test_an_extra_accept_header_replaces_the_clients_own_instead_of_doubling_it() -> None:
+    seen: list[httpx.Request] = []
+    async with recording_client(seen) as ct:
+        await ct.request("GET", "/v4/loyalty/loyalty-cards/1/stats/2", headers={"aCCept": "x/y"})
+        await ct.wallet_users.get(1, 2)
+    first, second = seen
+    assert first.headers.get_list("accept") == ["x/y"]
+    assert second.headers.get_list("accept") == ["application/json"]  # the next call: ours
+
+
+@pytest.mark.anyio
+async def test_each_request_carries_one_user_agent_and_httpxs_compression_offer() -> None:
+    seen: list[httpx.Request] = []
+    async with recording_client(seen) as ct:
+        await ct.wallet_users.get(1, 2)
+        await ct.request("POST", "/v3/coupon/info", json={"campaign": "cam_1"})
+    for request in seen:
+        assert len(request.headers.get_list("user-agent")) == 1
+        assert request.headers["user-agent"].startswith("coupontools-async/")
+        assert "gzip" in request.headers["accept-encoding"]
+        assert request.headers["x-client-secret"] == SECRET
+    assert "content-type" not in seen[0].headers
+    assert seen[1].headers.get_list("content-type") == ["application/json"]
+
+
+@pytest.mark.anyio
+async def test_a_raw_answer_keeps_its_request_and_elapsed_time() -> None:
+    seen: list[httpx.Request] = []
+    async with recording_client(seen) as ct:
+        raw = await ct.with_raw_response.wallet_users.get(1, 2)
+    response = raw.http_response
+    assert response.request is seen[0]
+    assert response.elapsed.total_seconds() >= 0
+    assert response.json()["id"] == 2
+
+
+@pytest.mark.anyio
+async def test_a_per_call_timeout_reaches_the_transport() -> None:
+    seen: list[httpx.Request] = []
+    async with recording_client(seen, timeout=7.0) as ct:
+        await ct.wallet_users.get(1, 2)
+        await ct.with_options(timeout=2.5).wallet_users.get(1, 2)
+    assert [r.extensions["timeout"]["read"] for r in seen] == [7.0, 2.5]
+
+
+@pytest.mark.anyio
+async def test_each_request_is_logged_on_httpxs_logger_without_credentials(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen: list[httpx.Request] = []
+    with caplog.at_level("INFO", logger="httpx"):
+        async with recording_client(seen) as ct:
+            await ct.wallet_users.get(1, 2)
+    lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert lines == [
+        'HTTP Request: GET https://api.test/v4/loyalty/loyalty-cards/1/stats/2 "HTTP/1.1 200 OK"'
+    ]
+    assert SECRET not in caplog.text
+
+
+@pytest.mark.anyio
+async def test_a_transport_error_names_the_request_it_failed() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    async with AsyncClient(
+        ID,
+        SECRET,
+        base_url="https://api.test",
+        transport=httpx.MockTransport(handler),
+        retry=RetryPolicy(max_retries=0),
+    ) as ct:
+        with pytest.raises(APIConnectionError) as caught:
+            await ct.wallet_users.get(1, 2)
+    cause = caught.value.__cause__
+    assert isinstance(cause, httpx.ConnectError)
+    assert cause.request.url.path == "/v4/loyalty/loyalty-cards/1/stats/2"
+
+
+@pytest.mark.anyio
+async def test_every_backend_sends_the_body_and_headers_the_call_built(
+    http_backend: HttpBackend,
+) -> None:
+    async def handler(request: Request) -> Answer:
+        return json_answer({"status": "ok"})
+
+    async with loopback(handler) as server, client_on(server, http_backend) as ct:
+        await ct.request(
+            "POST", "/v3/coupon/info", json={"campaign": "cam_1"}, headers={"X-Trace": "t-1"}
+        )
+    (seen,) = server.requests
+    assert seen.body == b'{"campaign":"cam_1"}'
+    assert seen.headers["content-type"] == "application/json"
+    assert seen.headers["content-length"] == str(len(seen.body))
+    assert seen.headers["accept"] == "application/json"
+    assert seen.headers["user-agent"].startswith("coupontools-async/")
+    assert (seen.headers["x-client-id"], seen.headers["x-api-secret"]) == (ID, SECRET)
+    assert seen.headers["x-trace"] == "t-1"

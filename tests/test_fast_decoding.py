@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from coupontools_async import AsyncClient, _envelope, _fast
 from coupontools_async._convert import converter
 from coupontools_async._generated import models
+from coupontools_async._generated.decoders import _KNOWN_WalletUser as KNOWN_USER_KEYS
 from tests.test_decoders import MODELS, deep, outcome, payloads
 
 msgspec = pytest.importorskip("msgspec", reason="the speed extra is part of dev")
@@ -146,3 +147,29 @@ def test_an_answer_nested_too_deep_is_not_json_on_either_parser(
         monkeypatch.setattr(_fast, "_decode", None)
     hostile = b"[" * 200_000 + b"]" * 200_000
     assert _envelope._loads(hostile) is _envelope._NOT_JSON
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(min_size=1, max_size=8).filter(lambda k: k not in KNOWN_USER_KEYS),
+            st.one_of(st.none(), st.integers(), st.text(max_size=5), st.lists(st.integers())),
+        ),
+        max_size=5,
+    ),
+    st.randoms(use_true_random=False),
+)
+@settings(max_examples=60, deadline=None)
+def test_unknown_keys_land_in_extra_fields_in_the_answers_order_with_their_values(
+    unknown: list[tuple[str, Any]], shuffle: Any
+) -> None:
+    known = [("id", 7), ("email", "a@example.com"), ("first_name", "Ann"), ("city", "Ghent")]
+    items = known + unknown
+    shuffle.shuffle(items)
+    wire = dict(items)
+    user = converter.structure(_fast.loads(json.dumps(wire).encode()), models.WalletUser)
+    expected = {k: v for k, v in wire.items() if k not in KNOWN_USER_KEYS}
+    assert list(user.extra_fields.items()) == list(expected.items())
+    assert (user.id, user.email, user.city) == (7, "a@example.com", "Ghent")
+    with pytest.raises(TypeError):
+        user.extra_fields["x"] = 1  # type: ignore[index]  # a read-only view
