@@ -668,24 +668,16 @@ class AsyncClient(Groups):
         )
         extensions = {"timeout": self._timeout_ext, CALL_CONTEXT: context}
         url = _parsed_url(self.base_url + url_path)
-        if self._retry_outside:  # the client you passed adds its own defaults
-            request = self._http.build_request(
-                operation.method,
-                url,
-                content=content,
-                headers=headers,
-                params=params,
-                extensions=extensions,
-            )
-        else:
-            request = httpx.Request(
-                operation.method,
-                url,
-                content=content,
-                headers=headers,
-                params=params,
-                extensions=extensions,
-            )
+        # The client you passed adds its own defaults; ours are in the headers already.
+        build = self._http.build_request if self._retry_outside else httpx.Request
+        request = build(
+            operation.method,
+            url,
+            content=content,
+            headers=headers,
+            params=params,
+            extensions=extensions,
+        )
         response = await self._send(request, label)
         sink = RAW_SINK.get()
         if sink is not None:

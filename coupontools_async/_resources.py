@@ -14,7 +14,6 @@ every call they make (each page of an ``iter``).
 from __future__ import annotations
 
 import builtins
-import os
 from collections.abc import AsyncIterable, Iterable, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
@@ -37,7 +36,7 @@ from .errors import ValidationError
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .bulk import ImportReport, ProgressHook
+    from .bulk import ImportReport, LoyaltyImportOptions, WalletImportOptions
 
 
 __all__ = [
@@ -346,33 +345,19 @@ class WalletUsers(WalletUsersResource):
         self,
         card_id: int,
         rows: Iterable[Any] | AsyncIterable[Any],
-        *,
-        concurrency: int = 8,
-        batch_size: int = 100,
-        journal: str | os.PathLike[str] | None = None,
-        on_progress: ProgressHook | None = None,
-        key: str = "email",
-        default_region: str | None = None,
+        **options: Unpack[WalletImportOptions],
     ) -> ImportReport:
         """Import many users into a card: batched, bounded, exactly once, resumable.
 
         ``rows``: dicts or models, from any (async) iterable, or a streaming reader such
-        as ``coupontools_async.bulk.read_csv(path)``. See :mod:`coupontools_async.bulk`.
-        ``default_region="BE"`` reads the file's national phone numbers as Belgian.
+        as ``coupontools_async.bulk.read_csv(path)``. Options (``concurrency=8``,
+        ``batch_size=100``, ``journal=``, ``on_progress=``, ``key="email"``,
+        ``default_region="BE"`` for the file's national phone numbers, ``max_wait=``):
+        :class:`~coupontools_async.bulk.WalletImportOptions`.
         """
         from .bulk import import_wallet_users
 
-        return await import_wallet_users(
-            self._client,  # type: ignore[arg-type]
-            card_id,
-            rows,
-            concurrency=concurrency,
-            batch_size=batch_size,
-            journal=journal,
-            on_progress=on_progress,
-            key=key,
-            default_region=default_region,
-        )
+        return await import_wallet_users(self._client, card_id, rows, **options)  # type: ignore[arg-type]
 
 
 class WalletUsersWithRawResponse(WalletUsersResourceWithRawResponse):
@@ -393,26 +378,17 @@ class LoyaltyUsers(LoyaltyUsersResource):
         *,
         loyaltycard: str,
         rows: Iterable[Any] | AsyncIterable[Any],
-        concurrency: int = 8,
-        journal: str | os.PathLike[str] | None = None,
-        on_progress: ProgressHook | None = None,
-        default_region: str | None = None,
+        **options: Unpack[LoyaltyImportOptions],
     ) -> ImportReport:
         """Create and link one user per row, exactly once; see :mod:`coupontools_async.bulk`.
 
-        ``default_region="BE"`` reads the rows' national phone numbers as Belgian.
+        Options (``concurrency=8``, ``journal=``, ``on_progress=``, ``default_region="BE"``
+        for the rows' national phone numbers, ``max_wait=``):
+        :class:`~coupontools_async.bulk.LoyaltyImportOptions`.
         """
         from .bulk import import_loyalty_users
 
-        return await import_loyalty_users(
-            self._client,  # type: ignore[arg-type]
-            loyaltycard,
-            rows,
-            concurrency=concurrency,
-            journal=journal,
-            on_progress=on_progress,
-            default_region=default_region,
-        )
+        return await import_loyalty_users(self._client, loyaltycard, rows, **options)  # type: ignore[arg-type]
 
 
 class LoyaltyUsersWithRawResponse(LoyaltyUsersResourceWithRawResponse):

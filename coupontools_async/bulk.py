@@ -56,7 +56,7 @@ from collections.abc import (
 from contextlib import aclosing
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypedDict
 from urllib.parse import urlsplit
 
 import anyio
@@ -90,7 +90,9 @@ __all__ = [
     "ImportReport",
     "JournalError",
     "JournalLockedError",
+    "LoyaltyImportOptions",
     "Row",
+    "WalletImportOptions",
     "check_columns",
     "import_loyalty_users",
     "import_wallet_users",
@@ -390,6 +392,33 @@ class ImportProgress:
 
 
 ProgressHook = Callable[[ImportProgress], Any]
+
+
+class LoyaltyImportOptions(TypedDict, total=False):
+    """The keyword options of :func:`import_loyalty_users` (and ``loyalty_users.import_users``).
+
+    ``concurrency`` (default 8, at most :data:`MAX_CONCURRENCY`), ``journal`` (a path:
+    resumable, exactly once across runs), ``on_progress`` (called with an
+    :class:`ImportProgress`), ``default_region`` (national phone numbers' country) and
+    ``max_wait`` (seconds of 429 back-off before the import stops, default 3600).
+    """
+
+    concurrency: int
+    journal: str | os.PathLike[str] | None
+    on_progress: ProgressHook | None
+    default_region: str | None
+    max_wait: float
+
+
+class WalletImportOptions(LoyaltyImportOptions, total=False):
+    """The keyword options of :func:`import_wallet_users` (and ``wallet_users.import_users``).
+
+    Those of :class:`LoyaltyImportOptions`, plus ``batch_size`` (rows per bulk request,
+    default 100) and ``key`` (the field that identifies a user, default ``email``).
+    """
+
+    batch_size: int
+    key: str
 
 
 # ---------------------------------------------------------------------------- engine

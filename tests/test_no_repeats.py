@@ -29,17 +29,6 @@ _DATA = re.compile(
 )
 """A line that is only a literal or closing brackets (an item of a list of names)."""
 
-KNOWN_ELSEWHERE = frozenset(
-    {
-        # Owned by other engineers of issue 12 (reported to the coordinator); listed so the
-        # guard still catches every new repeat, and fails once one of these is gone so
-        # the entry is removed with it.
-        ("_client.py", "_kernel/_operation.py"),
-        ("_kernel/_operation.py", "_kernel/_resource.py"),
-        ("_resources.py", "bulk.py"),
-    }
-)
-
 
 def _code_lines(path: Path) -> list[tuple[int, str]]:
     lines = []
@@ -93,21 +82,8 @@ def _describe(pairs: list[tuple[Place, Place]]) -> str:
 
 
 def test_no_hand_written_block_of_six_lines_stands_twice_in_the_package() -> None:
-    repeats = [pair for pair in find_repeats(PACKAGE) if _files(pair) not in KNOWN_ELSEWHERE]
+    repeats = find_repeats(PACKAGE)
     assert not repeats, "the same six lines stand twice (write them once):\n" + _describe(repeats)
-
-
-def test_every_known_repeat_outside_this_scope_is_still_there() -> None:
-    found = {_files(pair) for pair in find_repeats(PACKAGE)}
-    assert found >= KNOWN_ELSEWHERE, (
-        f"fixed, remove from KNOWN_ELSEWHERE: {KNOWN_ELSEWHERE - found}"
-    )
-
-
-def _files(pair: tuple[Place, Place]) -> tuple[str, str]:
-    (a, _), (b, _) = pair
-    first, second = sorted((a, b))
-    return first, second
 
 
 BLOCK = textwrap.dedent(
