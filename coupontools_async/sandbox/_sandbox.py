@@ -109,16 +109,63 @@ def _route_table() -> list[tuple[str, re.Pattern[str], Operation[Any]]]:
 
 
 _ROUTES = _route_table()
+_Route = tuple[re.Pattern[str], Operation[Any]]
+
+
+def _route_index() -> tuple[
+    dict[tuple[str, str], Operation[Any]], dict[tuple[str, int], list[_Route]]
+]:
+    """``_ROUTES`` indexed once, so a request tries a handful of patterns, not all of them.
+
+    Literal routes by (method, path); templated ones by (method, number of "/"), in
+    ``_ROUTES``' order: a placeholder never matches a "/", so only those can match.
+    """
+    literal: dict[tuple[str, str], Operation[Any]] = {}
+    templated: dict[tuple[str, int], list[_Route]] = {}
+    for method, pattern, op in _ROUTES:
+        if "{" in op.path:
+            templated.setdefault((method, op.path.count("/")), []).append((pattern, op))
+        else:
+            literal.setdefault((method, op.path), op)  # the first in order wins, as in a scan
+    return literal, templated
+
+
+_LITERAL, _TEMPLATED = _route_index()
 
 
 def find_operation(method: str, path: str) -> tuple[Operation[Any], dict[str, str]] | None:
     """The operation a request calls, with its path values."""
-    for route_method, pattern, op in _ROUTES:
-        if route_method == method:
-            match = pattern.match(path)
-            if match:
-                return op, match.groupdict()
+    # The patterns end in "$", which also matches before one final newline.
+    op = _LITERAL.get((method, path[:-1] if path.endswith("\n") else path))
+    if op is not None:
+        return op, {}
+    for pattern, route in _TEMPLATED.get((method, path.count("/")), ()):
+        match = pattern.match(path)
+        if match:
+            return route, match.groupdict()
     return None
+
+
+_EVENT_ALPHABET = string.ascii_letters + string.digits
+
+
+def _draw(rng: random.Random, alphabet: str, length: int) -> str:
+    """``length`` × ``rng.choice(alphabet)``, the same characters for the same rng state.
+
+    ``choice`` is ``alphabet[_randbelow(len)]``, and ``_randbelow`` draws ``bit_length``
+    bits until one is below the length: done inline, it costs a third of the calls
+    (every event of a bulk create draws an id).
+    """
+    size = len(alphabet)
+    bits = size.bit_length()
+    getrandbits = rng.getrandbits
+    chars = []
+    for _ in range(length):
+        r = getrandbits(bits)
+        while r >= size:
+            r = getrandbits(bits)
+        chars.append(alphabet[r])
+    return "".join(chars)
 
 
 class Sandbox:
@@ -335,9 +382,8 @@ class Sandbox:
     # ----------------------------------------------------------------- webhooks
 
     def _emit(self, event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
-        alphabet = string.ascii_letters + string.digits
         event = {
-            "id": "evt_" + "".join(self._ids.choice(alphabet) for _ in range(20)),
+            "id": "evt_" + _draw(self._ids, _EVENT_ALPHABET, 20),
             "datetime": ts(utc_now()),
             "type": event_type,
             **payload,
