@@ -16,6 +16,7 @@ import pytest
 import respx
 
 from coupontools_async import AsyncClient, RateLimitError, RetryPolicy, ValidationError
+from coupontools_async._journal import Journal
 from coupontools_async.bulk import (
     BulkImportError,
     ImportProgress,
@@ -514,3 +515,53 @@ async def test_the_journal_holds_no_field_of_a_row_in_the_clear(tmp_path: Path) 
     written = everything_in(tmp_path)
     assert b"private.person" not in written
     assert b"Secretive" not in written
+
+
+# ------------------------------------------------------------- durable before reported
+
+
+@pytest.mark.parametrize("batch_size", [1, 7])
+async def test_progress_never_counts_a_row_whose_outcome_is_not_yet_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_size: int
+) -> None:
+    # Outcomes are committed with the next batch's "sending" mark: whatever a progress
+    # hook (or the report) is told is done must already be durable, never just written.
+    written: dict[bytes, str] = {}
+    committed: dict[bytes, str] = {}
+    real_mark, real_commit = Journal.mark, Journal.commit
+
+    def mark(self: Journal, fps: list[tuple[bytes, int]], status: str, **kw: Any) -> None:
+        real_mark(self, fps, status, **kw)
+        written.update((fp, status) for fp, _ in fps)
+
+    def commit(self: Journal) -> None:
+        real_commit(self)
+        committed.update(written)
+
+    monkeypatch.setattr(Journal, "mark", mark)
+    monkeypatch.setattr(Journal, "commit", commit)
+    seen: list[ImportProgress] = []
+
+    def hook(progress: ImportProgress) -> None:
+        durable = sum(1 for status in committed.values() if status == "created")
+        assert progress.created <= durable, (progress, durable)
+        in_flight = [fp for fp, status in written.items() if status == "sending"]
+        assert all(committed.get(fp) == "sending" for fp in in_flight)
+        seen.append(progress)
+
+    sandbox = Sandbox()
+    card_id = card_of(sandbox)
+    data = users(120, "d") + [{"first_name": "Bad", "email": "not-an-email"}] * 3
+    async with client_for(sandbox) as ct:
+        report = await ct.wallet_users.import_users(
+            card_id,
+            data,
+            concurrency=4,
+            batch_size=batch_size,
+            journal=tmp_path / "j",
+            on_progress=hook,
+        )
+    assert (report.created, len(report.failed)) == (120, 3)
+    assert seen
+    assert seen[-1].created == 120
+    assert sum(1 for status in committed.values() if status == "created") == 120
