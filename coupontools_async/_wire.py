@@ -144,6 +144,11 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 
 def retry_after_header(seconds: float) -> str:
-    """A Retry-After value as RFC 9110 writes it: delta-seconds, a non-negative
-    integer, so a fraction is rounded up (``0.002`` -> ``"1"``, never ``"0.002"``)."""
-    return str(max(0, math.ceil(seconds)))
+    """A Retry-After value as RFC 9110 writes it: whole seconds, rounded up.
+
+    Below one second the value is written as a plain decimal (``0.002``), never in
+    exponent notation: a sandbox convenience that :func:`parse_retry_after` accepts.
+    """
+    if seconds >= 1 or float(seconds).is_integer():
+        return str(max(0, math.ceil(seconds)))
+    return format(max(0.0, seconds), "f").rstrip("0").rstrip(".") or "0"

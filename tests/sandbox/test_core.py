@@ -151,12 +151,16 @@ async def test_a_429_carries_retry_after() -> None:
     assert response.headers["retry-after"] == "3"
 
 
-@pytest.mark.parametrize("seconds", [0.002, 0.5, 1.2])
-async def test_a_sub_second_retry_after_is_written_as_whole_seconds_rounded_up_on_both_paths(
-    seconds: float,
+@pytest.mark.parametrize(
+    ("seconds", "header"), [(0.002, "0.002"), (0.5, "0.5"), (1.2, "2"), (3.0, "3")]
+)
+async def test_retry_after_is_written_alike_on_both_paths_whole_seconds_from_one_second(
+    seconds: float, header: str
 ) -> None:
-    # RFC 9110 10.2.3: delta-seconds is a non-negative integer; the in-process
-    # transport and the served (ASGI) app answer through the same writer.
+    # RFC 9110 10.2.3: delta-seconds is an integer, so a second or more is rounded up.
+    # Below one second the sandbox keeps the decimal (a test convenience the client
+    # reads): rounding 0.002 up to 1 s changes what seeded reliability tests exercise.
+    # The in-process transport and the served (ASGI) app answer through one writer.
     sandbox = Sandbox()
     sandbox.faults.inject(rate=1.0, kinds=["429", "503-retry-after"], retry_after=seconds)
     headers = {"X-Client-Id": sandbox.client_id, "X-Client-Secret": sandbox.client_secret}
@@ -170,7 +174,7 @@ async def test_a_sub_second_retry_after_is_written_as_whole_seconds_rounded_up_o
                 response = await http.get("/v4/loyalty/loyalty-cards")
                 assert response.status_code in (429, 503)
                 written.append(response.headers["retry-after"])
-    assert set(written) == {str(int(seconds) + 1)}
+    assert set(written) == {header}
 
 
 async def test_a_sandbox_event_and_v3_timestamps_use_the_documented_utc_layout() -> None:
