@@ -56,10 +56,11 @@ from collections.abc import (
 from contextlib import aclosing
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, TypedDict
+from typing import TYPE_CHECKING, Any, TextIO, TypedDict, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
+import anyio.lowlevel
 import attrs
 
 from ._convert import unstructure
@@ -82,6 +83,7 @@ if TYPE_CHECKING:
     from ._client import AsyncClient
 
 __all__ = [
+    "CANCEL_GRACE",
     "MAX_CONCURRENCY",
     "BulkImportError",
     "CsvRows",
@@ -111,6 +113,11 @@ MAX_CONCURRENCY = 64
 DEFAULT_MAX_WAIT = 3600.0
 """Seconds of 429 pauses (summed over every request of the import) after which it stops."""
 _DELIMITERS = (",", ";", "\t", "|")
+T = TypeVar("T")
+CANCEL_GRACE = 15.0
+"""Seconds a v3 create already under way may still take after the import is cancelled:
+its answer holds the only handle on the new user (v3 finds users only on a card, and the
+user is not on one until it is linked), so it is waited for and journalled first."""
 
 
 class BulkImportError(CoupontoolsError):
@@ -687,17 +694,21 @@ class _Importer:
                 await send(batch)
                 self.progress()
 
-    async def call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
+    async def call(self, fn: Callable[[], Awaitable[Any]], *, grace: float | None = None) -> Any:
         """One request, inside the concurrency bound, after any shared 429 pause.
 
         A 429 the client gave up on pauses everybody for its Retry-After, within the
-        client's cap and ``max_wait`` seconds in all; past either it is raised.
+        client's cap and ``max_wait`` seconds in all; past either it is raised. With
+        ``grace``, a request once started outlives a cancel of the import by up to that
+        many seconds (see :func:`_outlive_cancel`); none is started after the cancel.
         """
         while True:
             await self.gate.wait()
             async with self.limiter:
                 try:
-                    return await fn()
+                    if grace is None:
+                        return await fn()
+                    return await _outlive_cancel(fn, grace)
                 except RateLimitError as exc:
                     wait = exc.retry_after if exc.retry_after is not None else 1.0
                     if wait > self.policy.max_retry_after or self.waited + wait > self.max_wait:
@@ -986,15 +997,52 @@ async def import_loyalty_users(
     return await importer.run(rows, send)
 
 
+async def _outlive_cancel(fn: Callable[[], Awaitable[T]], grace: float) -> T:
+    """``await fn()``, which a cancel from outside interrupts only after ``grace`` seconds.
+
+    The cancel is not lost: it is raised once ``fn`` is done (or out of time). This needs
+    the caller to run in a task of a task group, as import workers do: a task cancelled
+    natively (``task.cancel()``) is not shielded by anyio, its children are.
+    """
+    shield = anyio.CancelScope(shield=True)
+    done: list[T] = []
+    failed: list[Exception] = []
+
+    async def start_the_clock_on_cancel() -> None:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            shield.deadline = min(shield.deadline, anyio.current_time() + grace)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(start_the_clock_on_cancel)
+        with shield:
+            try:
+                done.append(await fn())
+            except Exception as exc:  # raised again below, outside the task group
+                failed.append(exc)
+        tg.cancel_scope.cancel()
+    if failed:
+        raise failed[0]
+    if not done:  # out of grace: the cancel from outside is pending; let it through
+        await anyio.lowlevel.checkpoint()
+    return done[0]
+
+
 async def _send_loyalty_row(importer: _Importer, loyaltycard: str, p: _Pending) -> None:
     client = importer.client
     user_id = p.server_id  # created by an earlier run that died before linking it
+
+    async def create() -> str | None:
+        # Journalled inside the grace: a cancel between answer and journal loses the user.
+        found = _loyalty_user_id(await client.loyalty_users.create(**p.wire))
+        if found is not None:
+            importer.journal.remember_id(p.fp, found)  # a resume links, not re-creates
+        return found
+
     for _ in range(0 if user_id else _MAX_ROUNDS):
         try:
-            created = await importer.call(lambda: client.loyalty_users.create(**p.wire))
-            user_id = _loyalty_user_id(created)
-            if user_id is not None:
-                importer.journal.remember_id(p.fp, user_id)  # a resume links, not re-creates
+            user_id = await importer.call(create, grace=CANCEL_GRACE)
             break
         except _AMBIGUOUS as exc:
             p.ambiguous = True

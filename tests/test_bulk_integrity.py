@@ -213,7 +213,9 @@ async def test_rows_whose_fate_cannot_be_seen_fail_as_unknown_and_a_resume_check
 
 
 @pytest.mark.parametrize("seed", [9, 15, 82])  # 15 and 82 have left "unknown" rows on the card
-async def test_an_existence_check_that_fails_now_and_then_never_aborts_the_import(seed: int) -> None:
+async def test_an_existence_check_that_fails_now_and_then_never_aborts_the_import(
+    seed: int,
+) -> None:
     sandbox = Sandbox(seed=seed)
     card_id = card_of(sandbox)
     sandbox.faults.inject(rate=0.4, kinds=["500", "503", "drop", "commit_drop"], retry_after=0.0)

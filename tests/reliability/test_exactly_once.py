@@ -330,6 +330,20 @@ def once_each(emails: list[str]) -> Counter[str]:
 async def test_seeded_imports_with_duplicate_keys_and_edited_inputs_are_exactly_once(
     seed: int, kind: str, tmp_path: Path
 ) -> None:
+    await messy_import_resumed(seed, kind, tmp_path, retry_after=0.001)
+
+
+@pytest.mark.parametrize("kind", ["batch", "per-row"])
+@pytest.mark.parametrize("seed", [3, 8, 11, 17])
+async def test_the_same_with_whole_second_retry_after_as_the_real_api_sends(
+    seed: int, kind: str, tmp_path: Path
+) -> None:
+    """Retry-After "1" (the API writes whole seconds), waited through the client's sleep."""
+    await messy_import_resumed(seed, kind, tmp_path, retry_after=1.0)
+
+
+async def messy_import_resumed(seed: int, kind: str, tmp_path: Path, retry_after: float) -> None:
+    """Import messy rows through faults, cancel half-way, resume edited rows: once each."""
     rng = random.Random(f"messy-{kind}-{seed}")
     sandbox = Sandbox.seeded(seed, sessions=0)
     journal = tmp_path / "import.journal"
@@ -339,17 +353,17 @@ async def test_seeded_imports_with_duplicate_keys_and_edited_inputs_are_exactly_
     card_id = new_card(sandbox)
     loyaltycard = next(iter(sandbox.state.loyalty.cards))
     kinds = ["500", "429", "drop", "refuse"] + (["commit_drop"] if kind == "batch" else [])
-    rule = sandbox.faults.inject(rate=0.1, kinds=kinds, retry_after=0.001)
+    rule = sandbox.faults.inject(rate=0.1, kinds=kinds, retry_after=retry_after)
     if kind == "per-row":
         sandbox.faults.remove(rule)  # a lost create answer on v3 cannot be linked: see the docs
         sandbox.faults.inject(
-            rate=0.1, kinds=kinds, routes=["loyalty_users_create"], retry_after=0.001
+            rate=0.1, kinds=kinds, routes=["loyalty_users_create"], retry_after=retry_after
         )
         sandbox.faults.inject(
             rate=0.1,
             kinds=[*kinds, "commit_drop"],
             routes=["loyalty_users_link"],
-            retry_after=0.001,
+            retry_after=retry_after,
         )
 
     def on_card() -> list[str]:
