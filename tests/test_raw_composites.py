@@ -121,6 +121,25 @@ async def test_a_raw_wallet_import_holds_every_response_of_the_import(sandbox: S
     assert len(card.users) == 5
 
 
+async def test_a_raw_import_with_nothing_to_send_still_returns_its_report(
+    sandbox: Sandbox,
+) -> None:
+    """Every row invalid: nothing is sent, and the report (which says why) is not lost."""
+    card = sandbox.state.wallet.new_card(name="Raw empty", type="stamp", reward_name="Coffee")
+    data = [{"email": "not-an-email", "first_name": "Bad"}, {"email": "also bad"}]
+    async with sandbox.client(max_retries=0) as ct:
+        raw = await ct.with_raw_response.wallet_users.import_users(int(card.id), data)
+        empty = await ct.with_raw_response.wallet_users.import_users(int(card.id), [])
+    assert isinstance(raw.parsed, ImportReport)
+    assert [f.line for f in raw.parsed.failed] == [1, 2]
+    assert raw.responses == ()
+    assert empty.responses == ()
+    assert empty.parsed.total == 0
+    with pytest.raises(LookupError, match=r"import_users sent no request.*parsed"):
+        raw.status_code  # noqa: B018
+    assert len(card.users) == 0
+
+
 async def test_a_raw_loyalty_import_holds_the_create_and_link_of_each_row(
     sandbox: Sandbox, ct: AsyncClient
 ) -> None:

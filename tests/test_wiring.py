@@ -97,8 +97,11 @@ async def test_the_new_group_has_raw_responses_too(grown_package: Any) -> None:
 
     raw = grown_package.RawGroups(Client()).gift_cards
     assert type(raw).__name__ == "GiftCardsResourceWithRawResponse"
-    with pytest.raises(TypeError, match="makes no HTTP request"):
-        await raw.get(5)  # nothing was sent, so there is no response to show
+    result = await raw.get(5)
+    assert result.parsed is None
+    assert result.responses == ()  # nothing was sent...
+    with pytest.raises(LookupError, match="get sent no request"):
+        result.http_response  # noqa: B018 - ...so there is no response to show
 
 
 def test_every_spec_tag_is_a_group_of_the_client() -> None:

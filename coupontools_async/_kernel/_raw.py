@@ -35,14 +35,29 @@ RAW_SINK: contextvars.ContextVar[list[httpx.Response] | None] = contextvars.Cont
 
 @attrs.frozen
 class RawResponse(Generic[T]):
-    """A parsed result beside the HTTP response it came from."""
+    """A parsed result beside the HTTP responses it came from."""
 
     parsed: T
-    """What the method returns normally (a model, a list of models, bytes or None)."""
-    http_response: httpx.Response
-    """The last HTTP response of the call (status, headers, raw body)."""
-    responses: tuple[httpx.Response, ...] = ()
-    """Every HTTP response of the call, for methods that make several requests."""
+    """What the method returns normally (a model, a list of models, a report, bytes, None)."""
+    responses: tuple[httpx.Response, ...]
+    """Every HTTP response of the call, in order: one for most methods, several for those
+    that make several requests, none for an import that had nothing to send."""
+    method: str = ""
+    """The name of the method called, for the error below."""
+
+    @property
+    def http_response(self) -> httpx.Response:
+        """The last HTTP response of the call (status, headers, raw body).
+
+        Raises :class:`LookupError` when the call sent nothing (an import whose rows were
+        all invalid, duplicates or done already): ``parsed`` holds its result even then.
+        """
+        if not self.responses:
+            raise LookupError(
+                f"{self.method or 'the call'} sent no request, so there is no HTTP response; "
+                "its result is in .parsed"
+            )
+        return self.responses[-1]
 
     @property
     def status_code(self) -> int:
@@ -59,6 +74,7 @@ def to_raw_response_wrapper(
     func: Callable[P, Awaitable[R]],
 ) -> Callable[P, Awaitable[RawResponse[R]]]:
     """``func`` with the same arguments, returning a :class:`RawResponse` of its result."""
+    name = getattr(func, "__name__", "")
 
     @functools.wraps(func)
     async def wrapped(*args: P.args, **kwargs: P.kwargs) -> RawResponse[R]:
@@ -68,10 +84,7 @@ def to_raw_response_wrapper(
             parsed = await func(*args, **kwargs)
         finally:
             RAW_SINK.reset(token)
-        if not sink:
-            name = getattr(func, "__name__", "this method")
-            raise TypeError(f"{name} makes no HTTP request; it has no raw response")
-        return RawResponse(parsed, sink[-1], tuple(sink))
+        return RawResponse(parsed, tuple(sink), name)
 
     return wrapped
 
