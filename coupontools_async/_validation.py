@@ -645,12 +645,18 @@ def _e164_for_region(value: str, text: str, name: str | None, region: str) -> st
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
+REGION_HINT: ContextVar[str] = ContextVar(
+    "coupontools_region_hint", default="pass default_region='BE' (your country)"
+)
+"""How a phone error tells the user to give their country: the CLI names its option."""
+
+
 def _national_hint() -> str:
     try:
         import phonenumbers  # noqa: F401
     except ImportError:
-        return f"; for national numbers, {_PHONE_EXTRA} and pass default_region='BE' (your country)"
-    return "; for national numbers, pass default_region='BE' (your country)"
+        return f"; for national numbers, {_PHONE_EXTRA} and {REGION_HINT.get()}"
+    return f"; for national numbers, {REGION_HINT.get()}"
 
 
 def _e164(value: str, name: str | None) -> str:

@@ -256,3 +256,20 @@ def test_unreadable_records_fail_with_their_line_and_are_copied_to_the_failed_fi
     assert huge in copied  # the record as it was, to fix in place
     assert b"Bad\xff,bad@example.com" in copied
     assert b"field larger than field limit" in copied
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_national_phone_number_is_refused_with_this_commands_option_to_fix_it(
+    tmp_path: Path, dry_run: bool
+) -> None:
+    source = tmp_path / "phones.csv"
+    source.write_text("first_name,email,phone\nAn,an@example.com,0470 12 34 56\n", "utf-8")
+    flags = ["--dry-run"] if dry_run else []
+    refused = run("--sandbox", "wallet-users", "import", "1", source, *flags)
+    assert refused.returncode == 1
+    with open(tmp_path / "phones.csv.failed.csv", encoding="utf-8") as handle:
+        (reason,) = [r["reason"] for r in csv.DictReader(handle)]
+    assert "add --default-region BE (your country)" in reason  # what to type here...
+    assert "default_region=" not in reason  # ...not the Python argument's spelling
+    fixed = run("--sandbox", "wallet-users", "import", "1", source, *flags, "--default-region", "BE", "--restart")  # fmt: skip
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import attrs
 import typer
 
+from .._validation import REGION_HINT
 from ..bulk import (
     CsvRows,
     FailedRow,
@@ -67,6 +68,10 @@ def _check_header(path: Path, encoding: str, delimiter: str | None) -> None:
     check_columns(columns, wallet_columns(), ignored=READ_ONLY_COLUMNS)
 
 
+_REGION_OPTION = "add --default-region BE (your country)"
+"""The phone errors' advice, in this command's spelling."""
+
+
 def _dry_run(
     path: Path,
     activity: _Activity,
@@ -76,15 +81,19 @@ def _dry_run(
 ) -> ImportReport:
     report = ImportReport()
     started = time.monotonic()
-    for row in _import_rows(path, encoding, delimiter):
-        try:
-            _validate_row(row, default_region)
-        except ValidationError as exc:
-            report.failed.append(FailedRow(row.line, str(exc), row.data))
-        else:
-            report.created += 1
-        if report.total % 500 == 0:
-            activity.set(report.total, extra=_failed_note(len(report.failed)))
+    hint = REGION_HINT.set(_REGION_OPTION)
+    try:
+        for row in _import_rows(path, encoding, delimiter):
+            try:
+                _validate_row(row, default_region)
+            except ValidationError as exc:
+                report.failed.append(FailedRow(row.line, str(exc), row.data))
+            else:
+                report.created += 1
+            if report.total % 500 == 0:
+                activity.set(report.total, extra=_failed_note(len(report.failed)))
+    finally:
+        REGION_HINT.reset(hint)
     activity.set(report.total, extra=_failed_note(len(report.failed)))
     report.elapsed = time.monotonic() - started
     return report
@@ -264,6 +273,7 @@ def _send_file(
     stopped: list[ImportReport] = []
 
     async def send(ct: AsyncClient) -> ImportReport:
+        REGION_HINT.set(_REGION_OPTION)  # in this run's own context: gone when it ends
         with _Activity(f"importing {file.name}", total=how.total, unit="rows") as activity:
             try:
                 return await ct.wallet_users.import_users(
