@@ -29,6 +29,12 @@ def sandbox_serve(
     fault_kinds: Annotated[
         str, typer.Option(help="Comma-separated fault kinds (500,503,429,drop,commit_drop...).")
     ] = "500,503,429",
+    retry_after: Annotated[
+        float,
+        typer.Option(
+            min=0, help="Seconds a 429 or 503 fault asks to wait (Retry-After; whole from 1)."
+        ),
+    ] = 1.0,
     latency: Annotated[float, typer.Option(help="Seconds added to every answer.")] = 0.0,
     session_page_size: Annotated[
         int | None,
@@ -61,6 +67,7 @@ def sandbox_serve(
         client_secret=client_secret,
         fault_rate=fault_rate,
         fault_kinds=[k.strip() for k in fault_kinds.split(",") if k.strip()],
+        retry_after=retry_after,
         latency=latency,
         session_page_size=session_page_size,
     )

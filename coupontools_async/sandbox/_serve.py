@@ -24,6 +24,7 @@ def serve(
     client_secret: str = "sandbox-client-secret",
     fault_rate: float = 0.0,
     fault_kinds: Sequence[str] = ("500", "503", "429"),
+    retry_after: float = 1.0,
     latency: float = 0.0,
     session_page_size: int | None = None,
     log_level: str = "warning",
@@ -42,7 +43,7 @@ def serve(
     if not empty:
         sandbox.populate(sessions=sessions)
     if fault_rate:
-        sandbox.faults.inject(rate=fault_rate, kinds=list(fault_kinds))
+        sandbox.faults.inject(rate=fault_rate, kinds=list(fault_kinds), retry_after=retry_after)
     if latency:
         sandbox.faults.latency(latency)
     # The default credentials are public; a secret you chose is not echoed.

@@ -321,3 +321,15 @@ async def test_a_dropped_connection_on_a_real_port_reaches_the_client_as_a_conne
         ) as ct:
             with pytest.raises(APIConnectionError):
                 await ct.wallet_cards.list()
+
+
+@pytest.mark.parametrize(("given", "written"), [("2", "2"), ("0.05", "0.05"), ("1.2", "2")])
+def test_serve_retry_after_is_what_a_served_429_asks(given: str, written: str) -> None:
+    options = ("--sessions", "0", "--fault-rate", "1", "--fault-kinds", "429")
+    with served(*options, "--retry-after", given) as base_url:
+        answer = httpx.get(
+            f"{base_url}/v4/loyalty/loyalty-cards",
+            headers={"X-Client-Id": "sandbox-client-id", "X-Client-Secret": "sandbox-client-secret"},
+        )
+    assert answer.status_code == 429
+    assert answer.headers["retry-after"] == written
