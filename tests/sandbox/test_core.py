@@ -329,7 +329,10 @@ def test_serve_retry_after_is_what_a_served_429_asks(given: str, written: str) -
     with served(*options, "--retry-after", given) as base_url:
         answer = httpx.get(
             f"{base_url}/v4/loyalty/loyalty-cards",
-            headers={"X-Client-Id": "sandbox-client-id", "X-Client-Secret": "sandbox-client-secret"},
+            headers={
+                "X-Client-Id": "sandbox-client-id",
+                "X-Client-Secret": "sandbox-client-secret",
+            },
         )
     assert answer.status_code == 429
     assert answer.headers["retry-after"] == written
