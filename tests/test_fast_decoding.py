@@ -8,6 +8,7 @@ nulls, PHP's ``[]``), and on what msgspec refuses, which json then decides.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 from typing import Any
@@ -21,6 +22,7 @@ from coupontools_async import AsyncClient, _envelope, _fast
 from coupontools_async._convert import converter
 from coupontools_async._generated import models
 from coupontools_async._generated.decoders import _KNOWN_WalletUser as KNOWN_USER_KEYS
+from coupontools_async._kernel._scalars import PAUSE_GC_FROM, DecodeError, model_seq
 from tests.test_decoders import MODELS, deep, outcome, payloads
 
 msgspec = pytest.importorskip("msgspec", reason="the speed extra is part of dev")
@@ -173,3 +175,49 @@ def test_unknown_keys_land_in_extra_fields_in_the_answers_order_with_their_value
     assert (user.id, user.email, user.city) == (7, "a@example.com", "Ghent")
     with pytest.raises(TypeError):
         user.extra_fields["x"] = 1  # type: ignore[index]  # a read-only view
+
+
+# ------------------------------------------------ the collector paused on a large page
+
+
+def spy(seen: list[bool]) -> Any:
+    def decode(item: dict[str, Any]) -> Any:
+        seen.append(gc.isenabled())
+        return models.WalletReward(id=item["id"])
+
+    return decode
+
+
+def test_a_large_list_of_models_is_decoded_with_the_collector_paused_then_running() -> None:
+    big: list[bool] = []
+    small: list[bool] = []
+    model_seq([{"id": n} for n in range(PAUSE_GC_FROM)], spy(big), "WalletReward")
+    model_seq([{"id": n} for n in range(PAUSE_GC_FROM - 1)], spy(small), "WalletReward")
+    assert set(big) == {False}  # paused for the whole page...
+    assert set(small) == {True}  # ...only for a large one
+    assert gc.isenabled()  # and running again afterwards
+
+
+def test_a_page_that_fails_mid_way_leaves_the_collector_running() -> None:
+    page: list[Any] = [{"id": n} for n in range(PAUSE_GC_FROM * 2)]
+    page[700] = []  # PHP's empty array where a model should be
+    with pytest.raises(DecodeError, match="700"):
+        model_seq(page, spy([]), "WalletReward")
+    assert gc.isenabled()
+
+
+def test_a_collector_the_user_disabled_stays_disabled() -> None:
+    gc.disable()
+    try:
+        model_seq([{"id": n} for n in range(PAUSE_GC_FROM)], spy([]), "WalletReward")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_large_page_decodes_to_the_same_models_paused_or_not() -> None:
+    users = [{"id": n, "email": f"u{n}@example.com", "tier_2027": "gold"} for n in range(600)]
+    paused = converter.structure(users, list[models.WalletUser])
+    plain = [converter.structure(u, models.WalletUser) for u in users]  # one at a time
+    assert paused == plain
+    assert [u.extra_fields for u in paused] == [u.extra_fields for u in plain]

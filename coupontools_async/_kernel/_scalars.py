@@ -17,6 +17,7 @@ Used by the generated decoders and by the client's cattrs converter alike.
 from __future__ import annotations
 
 import enum
+import gc
 import logging
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timezone
@@ -247,10 +248,30 @@ def seq(value: Any, decode: Callable[[Any], T]) -> list[T]:
     return [decode(item) for item in _as_list(value)]
 
 
+PAUSE_GC_FROM = 512
+"""A list of at least this many models is decoded with the cyclic garbage collector paused.
+
+Building thousands of models runs the collector dozens of times, and each run walks the
+models built so far, none of which can be garbage yet (the list being built holds them):
+about an eighth of a 5,000-user page's decoding time. Paused, not turned off: it runs as
+usual as soon as the list is built (or its decoding failed), and a collector someone else
+disabled stays disabled."""
+
+
 def model_seq(value: Any, decode: Callable[[Any], T], name: str) -> list[T]:
     """A list of models: like :func:`seq`, but an item that is not an object (PHP's ``[]``
     or ``""``, a number) is an error naming its index, never a ``None`` in the list."""
     items = value if value.__class__ is list else _as_list(value)
+    if len(items) < PAUSE_GC_FROM or not gc.isenabled():
+        return _models(items, decode, name)
+    gc.disable()
+    try:
+        return _models(items, decode, name)
+    finally:
+        gc.enable()
+
+
+def _models(items: Any, decode: Callable[[Any], T], name: str) -> list[T]:
     return [
         decode(item) if item.__class__ is dict else _not_an_item(items, item, name)
         for item in items
