@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import time
 from collections.abc import (
@@ -114,6 +115,7 @@ DEFAULT_MAX_WAIT = 3600.0
 """Seconds of 429 pauses (summed over every request of the import) after which it stops."""
 _DELIMITERS = (",", ";", "\t", "|")
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 CANCEL_GRACE = 15.0
 """Seconds a v3 create already under way may still take after the import is cancelled:
 its answer holds the only handle on the new user (v3 finds users only on a card, and the
@@ -506,6 +508,7 @@ class _Importer:
         self.columns = columns
         self.max_wait = max_wait
         self.waited = 0.0
+        self.grace_said = False
         self.report = ImportReport()
         self.started = time.monotonic()
         self._user_hook = client.on_retry
@@ -694,6 +697,15 @@ class _Importer:
                 await send(batch)
                 self.progress()
 
+    def _say_grace(self, grace: float) -> None:
+        if not self.grace_said:  # once per import, however many requests are in flight
+            self.grace_said = True
+            logger.warning(
+                "Import cancelled: waiting up to %g s for the creates already sent, so that "
+                "their users are journalled and a resume links them",
+                grace,
+            )
+
     async def call(self, fn: Callable[[], Awaitable[Any]], *, grace: float | None = None) -> Any:
         """One request, inside the concurrency bound, after any shared 429 pause.
 
@@ -708,7 +720,7 @@ class _Importer:
                 try:
                     if grace is None:
                         return await fn()
-                    return await _outlive_cancel(fn, grace)
+                    return await _outlive_cancel(fn, grace, self._say_grace)
                 except RateLimitError as exc:
                     wait = exc.retry_after if exc.retry_after is not None else 1.0
                     if wait > self.policy.max_retry_after or self.waited + wait > self.max_wait:
@@ -997,7 +1009,9 @@ async def import_loyalty_users(
     return await importer.run(rows, send)
 
 
-async def _outlive_cancel(fn: Callable[[], Awaitable[T]], grace: float) -> T:
+async def _outlive_cancel(
+    fn: Callable[[], Awaitable[T]], grace: float, on_cancel: Callable[[float], None]
+) -> T:
     """``await fn()``, which a cancel from outside interrupts only after ``grace`` seconds.
 
     The cancel is not lost: it is raised once ``fn`` is done (or out of time). This needs
@@ -1012,7 +1026,9 @@ async def _outlive_cancel(fn: Callable[[], Awaitable[T]], grace: float) -> T:
         try:
             await anyio.sleep_forever()
         finally:
-            shield.deadline = min(shield.deadline, anyio.current_time() + grace)
+            if not done and not failed:  # cancelled from outside while fn runs
+                shield.deadline = min(shield.deadline, anyio.current_time() + grace)
+                on_cancel(grace)
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(start_the_clock_on_cancel)

@@ -11,6 +11,7 @@ that moment: after the sandbox applied the create, before its answer reaches the
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections import Counter
 from contextlib import closing
@@ -202,3 +203,27 @@ async def test_a_create_that_outlasts_the_grace_is_cut_and_its_row_checked_on_re
     assert [f.data["email"] for f in report.failed] == [data[2]["email"]]
     assert "could not be linked" in report.failed[0].reason
     assert report.created == 3
+
+
+async def test_the_wait_after_a_cancel_is_said_once_and_a_plain_run_says_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sandbox, loyaltycard, trap = setup()
+    with caplog.at_level(logging.WARNING, logger="coupontools_async.bulk"):
+        async with client(sandbox, sandbox.transport()) as ct:
+            await ct.loyalty_users.import_users(
+                loyaltycard=loyaltycard, rows=users(8), journal=tmp_path / "plain"
+            )
+        assert not [r for r in caplog.records if r.name == "coupontools_async.bulk"]
+        trap.hang = 0.05  # the answer still on its way when the cancel lands
+        with anyio.CancelScope() as scope:
+            trap.trip_at, trap.cancel = 2, scope.cancel
+            async with client(sandbox, trap) as ct:
+                await ct.loyalty_users.import_users(
+                    loyaltycard=loyaltycard, rows=users(30), journal=tmp_path / "j", concurrency=4
+                )
+    said = [r.getMessage() for r in caplog.records if r.name == "coupontools_async.bulk"]
+    assert said == [
+        f"Import cancelled: waiting up to {bulk.CANCEL_GRACE:g} s for the creates already "
+        "sent, so that their users are journalled and a resume links them"
+    ]
