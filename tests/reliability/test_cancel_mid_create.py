@@ -23,9 +23,9 @@ import anyio.lowlevel
 import httpx
 import pytest
 
-from coupontools_async import AsyncClient, RetryPolicy, bulk
-from coupontools_async.sandbox import SANDBOX_BASE_URL, Sandbox
-from tests.reliability.test_exactly_once import journal_outcomes, no_sleep
+from coupontools_async import AsyncClient, bulk
+from coupontools_async.sandbox import Sandbox
+from tests.reliability.test_exactly_once import client_through, journal_outcomes
 
 pytestmark = pytest.mark.anyio
 
@@ -76,14 +76,7 @@ def setup() -> tuple[Sandbox, str, CancelAfterCommit]:
 
 
 def client(sandbox: Sandbox, transport: httpx.AsyncBaseTransport) -> AsyncClient:
-    return AsyncClient(
-        sandbox.client_id,
-        sandbox.client_secret,
-        base_url=SANDBOX_BASE_URL,
-        transport=transport,
-        max_retries=2,
-        retry=RetryPolicy(sleep=no_sleep),
-    )
+    return client_through(sandbox, transport, max_retries=2)
 
 
 def on_card(sandbox: Sandbox, loyaltycard: str) -> Counter[str]:

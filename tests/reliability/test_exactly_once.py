@@ -54,6 +54,20 @@ async def no_sleep(_: float) -> None:
     await anyio.lowlevel.checkpoint()
 
 
+def client_through(
+    sandbox: Sandbox, transport: httpx.AsyncBaseTransport, max_retries: int = 10
+) -> AsyncClient:
+    """A client of ``sandbox`` whose requests go through ``transport`` (a trap around it)."""
+    return AsyncClient(
+        sandbox.client_id,
+        sandbox.client_secret,
+        base_url=SANDBOX_BASE_URL,
+        transport=transport,
+        max_retries=max_retries,
+        retry=RetryPolicy(sleep=no_sleep),
+    )
+
+
 def rows(count: int) -> list[dict[str, Any]]:
     return [
         {
@@ -233,16 +247,6 @@ async def test_an_import_cancelled_at_random_points_resumes_from_its_journal_exa
     journal = tmp_path / "import.journal"
     data = rows(ROWS)
 
-    def client() -> AsyncClient:
-        return AsyncClient(
-            sandbox.client_id,
-            sandbox.client_secret,
-            base_url=SANDBOX_BASE_URL,
-            transport=tripwire,
-            max_retries=10,
-            retry=RetryPolicy(sleep=no_sleep),
-        )
-
     interruptions = rng.randint(1, 3)
     for number in range(interruptions):
         mode = MODES[(seed + number) % len(MODES)]
@@ -257,7 +261,7 @@ async def test_an_import_cancelled_at_random_points_resumes_from_its_journal_exa
         with anyio.CancelScope() as scope:
             trap.arm(scope, trip_at if mode == "commit" else None)
             tripwire.arm(scope, trip_at if mode == "request" else None)
-            async with client() as ct:
+            async with client_through(sandbox, tripwire) as ct:
                 await ct.wallet_users.import_users(
                     card_id,
                     data,
@@ -275,7 +279,7 @@ async def test_an_import_cancelled_at_random_points_resumes_from_its_journal_exa
     }
     trap.arm(anyio.CancelScope(), None)
     tripwire.arm(anyio.CancelScope(), None)
-    async with client() as ct:
+    async with client_through(sandbox, tripwire) as ct:
         with anyio.fail_after(60):
             report: ImportReport = await ct.wallet_users.import_users(
                 card_id, data, concurrency=8, batch_size=rng.choice([25, 50, 100]), journal=journal
