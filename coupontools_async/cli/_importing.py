@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -68,8 +69,15 @@ def _check_header(path: Path, encoding: str, delimiter: str | None) -> None:
     check_columns(columns, wallet_columns(), ignored=READ_ONLY_COLUMNS)
 
 
-_REGION_OPTION = "add --default-region BE (your country)"
-"""The phone errors' advice, in this command's spelling."""
+@contextmanager
+def _cli_spelling() -> Iterator[None]:
+    """Phone errors raised inside advise this command's option, not the Python argument
+    (a run started inside copies the context, so its worker tasks see it too)."""
+    token = REGION_HINT.set("add --default-region BE (your country)")
+    try:
+        yield
+    finally:
+        REGION_HINT.reset(token)
 
 
 def _dry_run(
@@ -81,8 +89,7 @@ def _dry_run(
 ) -> ImportReport:
     report = ImportReport()
     started = time.monotonic()
-    hint = REGION_HINT.set(_REGION_OPTION)
-    try:
+    with _cli_spelling():
         for row in _import_rows(path, encoding, delimiter):
             try:
                 _validate_row(row, default_region)
@@ -92,8 +99,6 @@ def _dry_run(
                 report.created += 1
             if report.total % 500 == 0:
                 activity.set(report.total, extra=_failed_note(len(report.failed)))
-    finally:
-        REGION_HINT.reset(hint)
     activity.set(report.total, extra=_failed_note(len(report.failed)))
     report.elapsed = time.monotonic() - started
     return report
@@ -273,7 +278,6 @@ def _send_file(
     stopped: list[ImportReport] = []
 
     async def send(ct: AsyncClient) -> ImportReport:
-        REGION_HINT.set(_REGION_OPTION)  # in this run's own context: gone when it ends
         with _Activity(f"importing {file.name}", total=how.total, unit="rows") as activity:
             try:
                 return await ct.wallet_users.import_users(
@@ -296,7 +300,8 @@ def _send_file(
     else:
         hint = "add --resume to the same command to continue"
     try:
-        report = call(opts, send, interrupted=hint)
+        with _cli_spelling():
+            report = call(opts, send, interrupted=hint)
     except typer.Exit:
         if stopped:  # the import stopped on an error: say which rows were not done
             not_done = _write_failures(file, stopped[0].failed, how.encoding, how.delimiter)
