@@ -81,6 +81,8 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
     from ._client import AsyncClient
 
 __all__ = [
@@ -473,6 +475,14 @@ def _target(client: AsyncClient, what: str) -> str:
     return f"{urlsplit(client.base_url).netloc or client.base_url}/{what}"
 
 
+async def _put(writer: MemoryObjectSendStream[list[_Pending]], batch: list[_Pending]) -> None:
+    """Hand a batch to the workers: at once while their buffer has room, else wait."""
+    try:
+        writer.send_nowait(batch)
+    except anyio.WouldBlock:
+        await writer.send(batch)
+
+
 class _Importer:
     """Shared machinery of the wallet (batched) and v3 loyalty (per row) imports."""
 
@@ -498,7 +508,8 @@ class _Importer:
         self.policy = policy
         self.gate = _Gate(policy.sleep, policy.clock)
         self.client = client.with_options(on_retry=self._on_retry)
-        self.limiter = anyio.CapacityLimiter(concurrency)
+        # A semaphore that does not yield when free: the bound is all it is for.
+        self.limiter = anyio.Semaphore(concurrency, fast_acquire=True)
         self.concurrency = concurrency
         self.batch_size = batch_size
         self.journal = Journal(journal, target=target)
@@ -602,12 +613,20 @@ class _Importer:
         for p in list(self._open.values()):
             if p.sent:
                 why = f"unknown: on the wire when the import stopped ({cause}); a resume checks it"
+            elif p.ambiguous:
+                why = (
+                    "unknown: an earlier run sent it and this one stopped before checking "
+                    f"whether it arrived ({cause}); a resume checks it"
+                )
             else:
                 why = f"not sent: the import stopped ({cause})"
             self.report.failed.append(FailedRow(p.row.line, why, _public(p.row.data)))
         self._open.clear()
         self.report.elapsed = time.monotonic() - self.started
-        if len(leaves) == 1 and isinstance(first, CoupontoolsError):
+        if isinstance(first, CoupontoolsError) and all(type(e) is type(first) for e in leaves):
+            # One error, or the same one from every worker in flight (all told 401, all
+            # refused the same way): raised as itself, so `except AuthenticationError`
+            # works however many requests were out when it came.
             setattr(first, "report", self.report)  # noqa: B010 - documented: error.report
             return first
         error = BulkImportError(
@@ -621,7 +640,7 @@ class _Importer:
     async def _produce(
         self,
         rows: Iterable[Any] | AsyncIterable[Any],
-        writer: anyio.abc.ObjectSendStream[list[_Pending]],
+        writer: MemoryObjectSendStream[list[_Pending]],
     ) -> None:
         batch: list[_Pending] = []
         async with aclosing(_rows(rows)) as stream:
@@ -630,10 +649,10 @@ class _Importer:
                 if pending is not None:
                     batch.append(pending)
                     if len(batch) >= self.batch_size:
-                        await writer.send(batch)
+                        await _put(writer, batch)
                         batch = []
         if batch:
-            await writer.send(batch)
+            await _put(writer, batch)
 
     def _admit(self, row: Row) -> _Pending | None:
         """A row ready to send, or None when it is done already, a duplicate, or invalid."""
@@ -671,7 +690,11 @@ class _Importer:
                     )
                 self.fail_unread(row, why)
                 return None
-        journal.mark([(fp, row.line)], "pending")
+        # A row that may be on the server already (in flight when an earlier run stopped,
+        # or taking over the key of one that was) stays "sending" until it is checked: as
+        # "pending" it would read as never sent if this run too stopped before the check,
+        # and the next run would send it again without looking.
+        journal.mark([(fp, row.line)], "sending" if ambiguous else "pending")
         pending = _Pending(
             row,
             wire,
@@ -684,11 +707,23 @@ class _Importer:
 
     async def _worker(
         self,
-        reader: anyio.abc.ObjectReceiveStream[list[_Pending]],
+        reader: MemoryObjectReceiveStream[list[_Pending]],
         send: Callable[[list[_Pending]], Awaitable[None]],
     ) -> None:
         async with reader:
-            async for batch in reader:
+            while True:
+                try:  # a batch waiting needs no trip through the event loop (and most are)
+                    batch = reader.receive_nowait()
+                except anyio.WouldBlock:
+                    try:
+                        batch = await reader.receive()
+                    except anyio.EndOfStream:
+                        return
+                except anyio.EndOfStream:
+                    return
+                # No batch is started once the import is stopping (another worker's error,
+                # a cancel): the cheap check of what receive() would have checked.
+                await anyio.lowlevel.checkpoint_if_cancelled()
                 # Durable before the request leaves: a crash from here on is "in flight".
                 self.journal.mark([(p.fp, p.row.line) for p in batch], "sending")
                 self.journal.commit()

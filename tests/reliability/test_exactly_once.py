@@ -417,3 +417,57 @@ async def messy_import_resumed(seed: int, kind: str, tmp_path: Path, retry_after
         assert failed.reason.startswith(
             ("the same email as line", "the same row as line", "a row with the same email")
         )
+
+
+# ------------------------------- a resume cancelled before it checked what was in flight
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+async def test_a_resume_cancelled_before_it_checked_the_rows_in_flight_still_checks_them(
+    workers: int, tmp_path: Path
+) -> None:
+    # Run 1 is cancelled after the server applied batches whose answers never came back:
+    # the journal says "sending" for them (they may be on the card). Run 2 reads them
+    # back in and is cancelled on its first request, before it looked any of them up.
+    # Run 3 must still look before sending: once, a row read back in by run 2 was marked
+    # "pending" (never sent) and run 3 sent it again, a duplicate.
+    sandbox = Sandbox(seed=3)
+    card_id = new_card(sandbox)
+    trap = CommitTrap()
+    sandbox.on_webhook = trap
+    tripwire = Tripwire(sandbox.transport())
+    journal = tmp_path / "import.journal"
+    data = rows(400)
+
+    async def run(scope: anyio.CancelScope, concurrency: int, batch_size: int) -> ImportReport:
+        async with client_through(sandbox, tripwire) as ct:
+            report: ImportReport = await ct.wallet_users.import_users(
+                card_id, data, concurrency=concurrency, batch_size=batch_size, journal=journal
+            )
+            return report
+
+    with anyio.CancelScope() as first:
+        trap.arm(first, 95)  # the 10th batch is applied, then the run is cancelled
+        tripwire.arm(first, None)
+        await run(first, workers, 10)
+    assert first.cancelled_caught
+    on_card = set(emails_on(sandbox, card_id))
+    in_flight = {line for line, status in journal_outcomes(journal).items() if status == "sending"}
+    # The batch the server applied is among them (others may have been cut unsent).
+    assert {line for line in in_flight if data[line - 1]["email"] in on_card}
+
+    trap.arm(anyio.CancelScope(), None)
+    with anyio.CancelScope() as second:
+        # Smaller batches, one worker: the first is being checked when the run is cut, the
+        # next ones wait in the queue, read back in and not yet looked at.
+        tripwire.arm(second, 1)  # the first request of the resume never leaves
+        await run(second, 1, 5)
+    assert second.cancelled_caught
+    assert emails_on(sandbox, card_id) == Counter(on_card)  # run 2 sent nothing
+    outcomes = journal_outcomes(journal)
+    assert all(outcomes[line] == "sending" for line in in_flight)  # still to be checked
+
+    tripwire.arm(anyio.CancelScope(), None)
+    report = await run(anyio.CancelScope(), workers, 10)
+    assert report.failed == []
+    assert_exactly_once(sandbox, card_id, 400)
