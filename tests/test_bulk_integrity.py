@@ -408,6 +408,38 @@ async def test_one_worker_error_escapes_as_itself_never_an_exception_group() -> 
     assert len(caught.value.report.failed) >= 5  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("workers", [2, 4])
+async def test_the_same_error_from_every_worker_in_flight_escapes_as_itself(workers: int) -> None:
+    # Every worker's request is on the wire before the first answer comes back (as over
+    # a real network): each gets its own 401, and still one AuthenticationError escapes.
+    arrived = 0
+    all_out = anyio.Event()
+
+    async def bulk(request: httpx.Request) -> httpx.Response:
+        nonlocal arrived
+        arrived += 1
+        if arrived == workers:
+            all_out.set()
+        with anyio.fail_after(5):
+            await all_out.wait()
+        return httpx.Response(401, json={"message": "Unauthenticated."})
+
+    with respx.mock(base_url="https://api.test", assert_all_called=False) as mock:
+        mock.post(BULK).mock(side_effect=bulk)
+        async with mocked() as ct:
+            with pytest.raises(AuthenticationError) as caught:
+                await import_wallet_users(ct, 1, users(50), batch_size=5, concurrency=workers)
+    assert arrived == workers  # all of them were out, and none started after the error
+    assert not hasattr(caught.value, "exceptions")
+    report = caught.value.report  # type: ignore[attr-defined]
+    assert report.created == 0
+    # The rows on the wire are reported for a resume to check; those read and not sent
+    # are "not sent"; the rest of the input was never read.
+    on_wire = [f for f in report.failed if f.reason.startswith("unknown: on the wire")]
+    assert len(on_wire) == workers * 5
+    assert all(f.reason.startswith(("unknown: on the wire", "not sent")) for f in report.failed)
+
+
 async def test_a_failure_that_is_not_ours_escapes_as_a_bulk_import_error() -> None:
     def broken(progress: ImportProgress) -> None:
         raise KeyError("the user's progress hook is broken")
