@@ -20,7 +20,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import AiohttpResponseStream
 
-__all__ = ["EXCEPTION_MAP", "MappedAiohttpTransport", "map_error"]
+__all__ = ["EXCEPTION_MAP", "FAST_READ_BYTES", "MappedAiohttpTransport", "map_error"]
 
 _Source = type[BaseException] | tuple[type[BaseException], ...]
 EXCEPTION_MAP: tuple[tuple[_Source, type[httpx.TransportError]], ...] = (
@@ -89,6 +89,30 @@ class MappedAiohttpTransport(AiohttpTransport):
         extensions = {"http_version": b"HTTP/1.1"}
         if answer.reason:
             extensions["reason_phrase"] = answer.reason.encode()
+        if _small_and_plain(answer):
+            # Most answers: a few hundred bytes, not compressed, with their length. Read
+            # here in one call (aiohttp reads exactly Content-Length bytes and closes the
+            # connection if that fails), not through two layers of chunk iterators; the
+            # caller's size cap still measures it (read_capped on a consumed response).
+            try:
+                body = await answer.read()
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                mapped = map_error(exc)
+                if mapped is None:  # pragma: no cover - the table ends with catch-alls
+                    raise
+                raise mapped from exc
+            response = httpx.Response(
+                status_code=answer.status,
+                headers=answer.raw_headers,
+                stream=httpx.ByteStream(body),
+                request=request,
+                extensions=extensions,
+            )
+            # What httpx's own aread() leaves behind: the body read, the stream closed.
+            response._content = body
+            response.is_stream_consumed = True
+            response.is_closed = True
+            return response
         return httpx.Response(
             status_code=answer.status,
             headers=answer.raw_headers,
@@ -125,6 +149,20 @@ class MappedAiohttpTransport(AiohttpTransport):
             proxy_auth=aiohttp.BasicAuth(*proxy.auth) if proxy and proxy.auth else None,
             proxy_headers=proxy.headers if proxy else None,
         ).__aenter__()
+
+
+FAST_READ_BYTES = 64 * 1024
+"""Answers up to this size, with a Content-Length and no Content-Encoding, are read in
+one call; larger, compressed or chunked ones stream through the caller's size cap."""
+
+
+def _small_and_plain(answer: aiohttp.ClientResponse) -> bool:
+    headers = answer.headers
+    length = headers.get("Content-Length")
+    if length is None or not length.isdigit() or int(length) > FAST_READ_BYTES:
+        return False
+    coding = headers.get("Content-Encoding")
+    return coding is None or coding.strip().lower() in ("", "identity")
 
 
 @functools.lru_cache(maxsize=64)

@@ -10,6 +10,7 @@ import os
 import re
 import time
 import traceback
+from asyncio import _get_running_loop as _running_asyncio_loop
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -134,6 +135,9 @@ def _credential(value: object, *, param: str, env: str, what: str) -> str:
     return stripped
 
 
+_CREDENTIAL_NAMES = frozenset({b"x-client-id", b"x-client-secret", b"x-api-key", b"x-api-secret"})
+
+
 class _Credentials:
     """Client id and secret; their repr and str never show them.
 
@@ -142,11 +146,17 @@ class _Credentials:
     ``show_locals``, Sentry) could show.
     """
 
-    __slots__ = ("__weakref__", "_id", "_secret")
+    __slots__ = ("__weakref__", "_encoded", "_id", "_secret")
 
     def __init__(self, client_id: str, client_secret: str, *raw: str) -> None:
         self._id = client_id
         self._secret = client_secret
+        # The headers as httpx.Headers holds them (name, lowercased name, value; all
+        # printable ASCII, checked above), so that signing a request is one list extend.
+        self._encoded = tuple(
+            (name.encode("ascii"), name.lower().encode("ascii"), value.encode("ascii"))
+            for name, value in self.headers().items()
+        )
         register(self, client_id, client_secret, *raw)
 
     @classmethod
@@ -178,8 +188,15 @@ class _Credentials:
         return frozenset((self._id, self._secret))
 
     def sign(self, request: httpx.Request) -> None:
-        """Put the credential headers on ``request``."""
-        request.headers.update(self.headers())
+        """Put the credential headers on ``request`` (replacing any of the same names)."""
+        items = getattr(request.headers, "_list", None)
+        if not isinstance(items, list):  # pragma: no cover - another httpx's internals
+            request.headers.update(self.headers())
+            return
+        names = _CREDENTIAL_NAMES
+        if any(item[1] in names for item in items):
+            items[:] = [item for item in items if item[1] not in names]
+        items.extend(self._encoded)
 
     def __repr__(self) -> str:
         return "<credentials redacted>"
@@ -367,6 +384,10 @@ class AsyncClient(Groups):
         start = httpx.Headers({} if http_client is not None else self._http.headers)
         start.update({"User-Agent": self._user_agent, "Accept": "application/json"})
         self._headers: dict[str, str] = dict(start.items())
+        # The same as httpx.Headers, which a request copies as a list instead of
+        # normalising every name and value again: without a body, and with a JSON one.
+        self._plain_headers = httpx.Headers(self._headers)
+        self._json_headers = httpx.Headers({**self._headers, "content-type": "application/json"})
         self._validate = True
         # Shared with every with_options view: closing the client closes them too.
         self._life = _Lifecycle(loop_bound=transport is None)
@@ -648,12 +669,12 @@ class AsyncClient(Groups):
         """Send one request (credentials, retries by idempotency) and read its answer."""
         label = f"{operation.method} {url_path}"
         # The credentials are put on the request in _send, so no frame holds them here.
-        headers: Mapping[str, str] = self._headers  # never changed in place: copied below
+        headers: httpx.Headers = self._plain_headers  # never changed in place: copied below
         content: bytes | None = None
         if wire_body is not None or (operation.api_version == "v3" and operation.method != "GET"):
             # v3 always takes a JSON body, even an empty one.
             content = _json_bytes(wire_body if wire_body is not None else {})
-            headers = {**headers, "content-type": "application/json"}
+            headers = self._json_headers
         if extra_headers is not None:
             merged = httpx.Headers(headers)  # case-insensitive: an extra Accept replaces ours
             merged.update(_checked_headers(extra_headers))
@@ -815,9 +836,13 @@ class AsyncClient(Groups):
         life = self._life
         if not life.loop_bound:
             return
+        loop = _running_asyncio_loop()
+        if loop is not None and loop is life.loop:
+            return  # the asyncio loop it was first used in: anyio's token need not be asked
         token = anyio.lowlevel.current_token()
         if life.token is None:
             life.token = token
+            life.loop = loop
         elif token != life.token:
             raise APIConnectionError(
                 f"{self!r} was first used in another event loop, whose connections it "
@@ -829,13 +854,15 @@ class AsyncClient(Groups):
 class _Lifecycle:
     """What a client and its views share: closed or not, and the event loop it runs on."""
 
-    __slots__ = ("closed", "loop_bound", "token")
+    __slots__ = ("closed", "loop", "loop_bound", "token")
 
     def __init__(self, *, loop_bound: bool) -> None:
         self.closed = False
         self.loop_bound = loop_bound
         """Its connections belong to one event loop (the default pool, or a user's client)."""
         self.token: object = None
+        self.loop: object = None
+        """The asyncio loop of ``token`` (None on trio): a cheaper check of the same."""
 
 
 def _forget_locals(exc: BaseException) -> None:

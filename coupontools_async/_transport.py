@@ -33,6 +33,7 @@ import logging
 import random
 import time
 import zlib
+from asyncio import _get_running_loop as _running_asyncio_loop
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -196,6 +197,7 @@ class InFlight:
     def __init__(self, total: int) -> None:
         self.total = total
         self._token: object = None
+        self._loop: object = None  # the asyncio loop of _token (None on trio)
         self._limiter: anyio.Semaphore | None = None
 
     def limiter(self) -> anyio.Semaphore:
@@ -205,10 +207,14 @@ class InFlight:
         task (an in-process sandbox delivering a webhook to an app that verifies it with
         the same client), which a CapacityLimiter refuses.
         """
+        loop = _running_asyncio_loop()
+        if loop is not None and loop is self._loop and self._limiter is not None:
+            return self._limiter  # the same asyncio loop: no need to ask anyio
         token = anyio.lowlevel.current_token()
         if self._limiter is None or token != self._token:
             self._limiter = anyio.Semaphore(self.total, fast_acquire=True)
             self._token = token
+        self._loop = loop
         return self._limiter
 
 
@@ -364,7 +370,14 @@ async def read_capped(response: httpx.Response, request: httpx.Request | None = 
         return
     parts: list[bytes] = []
     total = 0
-    inflater = _Inflater.for_encoding(response.headers.get("content-encoding", ""))
+    coding = response.headers.get("content-encoding", "")
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit and coding.strip().lower() in ("", "identity"):
+        # Larger than the cap before a byte is read: refused without starting the stream
+        # (whose generators, left unfinished, trio would report when they are collected).
+        await response.aclose()
+        raise ResponseTooLarge(limit, response.status_code)
+    inflater = _Inflater.for_encoding(coding)
     # br, zstd, chains: httpx's own decoder, checked after each chunk.
     decode = inflater.feed if inflater else _HttpxDecoder(response).feed
     # The stream itself, not aiter_raw(): a generator left unfinished at the cap would
