@@ -43,12 +43,14 @@ PARTS: dict[str, Callable[[Context], Part]] = {
 ORDER = ("overhead", "decoding", "bulk", "memory", "importtime", "journal")
 """The order of the sections in RESULTS.md (the issue's); the parts run in PARTS' order."""
 BUDGETS = {
-    "importtime": 25.0,
+    # They add up to LIMIT: a part is given what is left less what the later ones plan,
+    # so plans over the limit squeezed the early parts (decoding got 9 s, 8 repetitions).
+    "importtime": 15.0,
     "decoding": 30.0,
-    "overhead": 210.0,
-    "bulk": 120.0,
+    "overhead": 165.0,
+    "bulk": 125.0,
     "memory": 200.0,
-    "journal": 40.0,
+    "journal": 35.0,
 }
 QUICK_BUDGETS = {
     "importtime": 8.0,

@@ -172,6 +172,7 @@ def test_copies_made_by_hand_or_by_pickle_start_without_extra_fields() -> None:
 def fresh_drift(monkeypatch: pytest.MonkeyPatch) -> None:
     """An empty drift memory: other tests' decodes may have filled the process's."""
     monkeypatch.setattr(_scalars, "_drift_seen", set())
+    monkeypatch.setattr(_scalars, "_drift_keys", {})
 
 
 def drift_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:

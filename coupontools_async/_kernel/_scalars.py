@@ -57,6 +57,8 @@ DRIFT_MEMORY = 1000
 """How many (model, key) pairs are remembered: a server inventing keys on every answer
 must not grow memory or flood the log; past this, one line says logging stopped."""
 _drift_seen: set[tuple[str, str]] = set()
+_drift_keys: dict[str, set[Any]] = {}
+"""The same pairs by model: one subset test per object tells whether any key is new."""
 _KEY_SHOWN = 60
 
 
@@ -289,11 +291,18 @@ def extras(data: Mapping[str, Any], known: frozenset[str], name: str) -> Mapping
 
     Logs each (model, key) pair the first time this process sees it.
     """
-    # filterfalse tests each key in C; only the (few) unknown ones reach Python code.
-    found = {k: data[k] for k in filterfalse(known.__contains__, data)}
-    for key in found:
-        if (name, key) not in _drift_seen:
-            _note_drift(name, key)
+    # The set difference runs in C; most objects have one unknown key, taken as it is,
+    # and only several need the walk over the keys that keeps their order.
+    unknown = data.keys() - known
+    if len(unknown) == 1:
+        found = {key: data[key] for key in unknown}
+    else:
+        found = {key: data[key] for key in filterfalse(known.__contains__, data)}
+    seen = _drift_keys.get(name)
+    if seen is None or not unknown <= seen:
+        for key in found:
+            if (name, key) not in _drift_seen:
+                _note_drift(name, key)
     return MappingProxyType(found)
 
 
@@ -306,6 +315,7 @@ def _note_drift(name: str, key: Any) -> None:
             )
         return
     _drift_seen.add((name, key))
+    _drift_keys.setdefault(name, set()).add(key)
     text = str(key)
     if len(text) > _KEY_SHOWN:
         text = text[: _KEY_SHOWN - 1] + "…"
