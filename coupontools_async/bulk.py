@@ -949,6 +949,15 @@ async def _send_wallet_batch(
                 unsure += sendable
             except InvalidRequestError as exc:
                 await _split_refused(importer, card_id, sendable, exc, exists)
+            except APIError as exc:
+                if _refused_unread(exc):
+                    # The server turned the request away (credentials, the card, a 429 past
+                    # the wait): none of these rows was created. Said so, and a resume
+                    # sends them without looking them up first.
+                    importer.finish(
+                        "failed", sendable, reason=f"not created: {_one_line(str(exc))}"
+                    )
+                raise
             else:
                 del created  # the answer's ids are not needed: the journal keys by content
                 importer.finish("created", sendable)
@@ -982,6 +991,16 @@ async def _wallet_user_exists(importer: _Importer, card_id: int, value: str) -> 
     )
     wanted = value.casefold()
     return any(str(getattr(u, importer.key, "") or "").casefold() == wanted for u in users)
+
+
+def _refused_unread(exc: APIError) -> bool:
+    """A 4xx answer to a create: the request was refused, nothing of it applied.
+
+    Not 408 (the server may have acted before timing out) nor 409 (it may name what an
+    earlier attempt created).
+    """
+    status = exc.status_code
+    return status is not None and 400 <= status < 500 and status not in (408, 409)
 
 
 def _reason(exc: APIError) -> str:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import respx
 
-from coupontools_async import AsyncClient, RateLimitError, RetryPolicy, ValidationError
+from coupontools_async import APIError, AsyncClient, RateLimitError, RetryPolicy, ValidationError
 from coupontools_async._journal import Journal
 from coupontools_async.bulk import (
     BulkImportError,
@@ -374,7 +374,11 @@ async def test_a_huge_retry_after_stops_the_import_at_once_with_rows_reported() 
     report = caught.value.report  # type: ignore[attr-defined]
     assert report.created == 0
     assert {f.line for f in report.failed} >= {1, 2, 3}
-    assert all(f.reason.startswith(("unknown:", "not sent:")) for f in report.failed)
+    # The refused request's rows were not created (a 429 is never acted on); the rest were
+    # not sent.
+    reasons = {f.line: f.reason for f in report.failed}
+    assert all(reasons[line].startswith("not created: HTTP 429") for line in range(1, 11))
+    assert all(r.startswith(("not created:", "not sent:")) for r in reasons.values())
 
 
 async def test_a_429_that_never_ends_stops_after_the_overall_bound() -> None:
@@ -433,11 +437,58 @@ async def test_the_same_error_from_every_worker_in_flight_escapes_as_itself(work
     assert not hasattr(caught.value, "exceptions")
     report = caught.value.report  # type: ignore[attr-defined]
     assert report.created == 0
-    # The rows on the wire are reported for a resume to check; those read and not sent
-    # are "not sent"; the rest of the input was never read.
+    # A request whose 401 came back: its rows were not created. One still on the wire
+    # when the import stopped: unknown, for a resume to check. Read and not sent: "not
+    # sent". The rest of the input was never read.
+    refused = [f for f in report.failed if f.reason.startswith("not created: HTTP 401")]
     on_wire = [f for f in report.failed if f.reason.startswith("unknown: on the wire")]
-    assert len(on_wire) == workers * 5
-    assert all(f.reason.startswith(("unknown: on the wire", "not sent")) for f in report.failed)
+    assert len(refused) >= 5
+    assert len(refused) % 5 == 0
+    assert len(refused) + len(on_wire) == workers * 5
+    assert all(
+        f.reason.startswith(("not created: HTTP 401", "unknown: on the wire", "not sent"))
+        for f in report.failed
+    )
+
+
+async def test_rows_the_server_refused_are_reported_not_created_and_resent_without_a_lookup(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "users.journal"
+    server = Server()
+    server.bulk_fault = lambda sent: httpx.Response(401, json={"message": "Unauthenticated."})
+    with respx.mock(base_url="https://api.test", assert_all_called=False) as mock:
+        server.mount(mock)
+        async with mocked() as ct:
+            with pytest.raises(AuthenticationError) as caught:
+                await import_wallet_users(
+                    ct, 1, users(30), batch_size=10, concurrency=1, journal=journal
+                )
+        report = caught.value.report  # type: ignore[attr-defined]
+        refused = {f.line: f.reason for f in report.failed if f.reason.startswith("not created")}
+        assert set(refused) == set(range(1, 11))
+        assert all("401" in reason and "Unauthenticated." in reason for reason in refused.values())
+
+        server.bulk_fault = None  # the credentials are fixed: the same journal, resumed
+        async with mocked() as ct:
+            done = await import_wallet_users(ct, 1, users(30), batch_size=10, journal=journal)
+    assert (done.created, done.failed) == (30, [])
+    assert server.list_calls == 0  # nothing was in doubt: no lookups
+    assert sorted(server.users) == sorted(u["email"] for u in users(30))
+
+
+@pytest.mark.parametrize("status", [408, 409])
+async def test_a_408_or_409_to_a_create_is_never_called_not_created(status: int) -> None:
+    server = Server()
+    server.bulk_fault = lambda sent: httpx.Response(status, json={"message": "Hmm."})
+    with respx.mock(base_url="https://api.test", assert_all_called=False) as mock:
+        server.mount(mock)
+        async with mocked(max_retries=0) as ct:
+            with pytest.raises(APIError) as caught:
+                await import_wallet_users(ct, 1, users(10), batch_size=10, concurrency=1)
+    report = caught.value.report  # type: ignore[attr-defined]
+    assert report.failed
+    assert all(f.reason.startswith("unknown:") for f in report.failed)
 
 
 async def test_a_failure_that_is_not_ours_escapes_as_a_bulk_import_error() -> None:

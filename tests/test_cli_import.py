@@ -236,8 +236,10 @@ def test_an_import_stopped_by_an_error_reports_the_rows_it_did_not_do(
     with open(tmp_path / "users.csv.failed.csv", encoding="utf-8") as handle:
         reasons = [r["reason"] for r in csv.DictReader(handle)]
     assert reasons
-    assert all(r.startswith(("not sent:", "unknown:")) for r in reasons)
+    assert all(r.startswith(("not created: HTTP 401", "not sent:", "unknown:")) for r in reasons)
+    assert any(r.startswith("not created: HTTP 401") for r in reasons)  # the refused request's
     assert "wrong-secret" not in result.stdout + result.stderr
+    assert "wrong-secret" not in (tmp_path / "users.csv.failed.csv").read_text(encoding="utf-8")
 
 
 def test_unreadable_records_fail_with_their_line_and_are_copied_to_the_failed_file(
