@@ -25,7 +25,7 @@ import cProfile
 import itertools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -327,14 +327,7 @@ async def _bare(server: Server, config: Config, count: int) -> Run:
                     raise RuntimeError(f"bare httpx got {response.status_code}: {response.text}")
                 json.loads(response.content)
 
-        server_before, machine_before = server.cpu_seconds(), psutil.cpu_times()
-        wall_before, cpu_before = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(send(row) for row in rows(count)))
-        wall = time.perf_counter() - wall_before
-        cpu = time.process_time() - cpu_before
-        server_cpu = server.cpu_seconds() - server_before
-        busy = _busy(machine_before, psutil.cpu_times())
-    return Run(count, wall, cpu, server_cpu, busy)
+        return await _rows_sent(server, count, send)
 
 
 async def _bare_aiohttp(server: Server, config: Config, count: int) -> Run:
@@ -358,14 +351,20 @@ async def _bare_aiohttp(server: Server, config: Config, count: int) -> Run:
                     raise RuntimeError(f"bare aiohttp got {answer.status}: {body[:200]!r}")
                 json.loads(body)
 
-        server_before, machine_before = server.cpu_seconds(), psutil.cpu_times()
-        wall_before, cpu_before = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(send(row) for row in rows(count)))
-        wall = time.perf_counter() - wall_before
-        cpu = time.process_time() - cpu_before
-        server_cpu = server.cpu_seconds() - server_before
-        busy = _busy(machine_before, psutil.cpu_times())
-    return Run(count, wall, cpu, server_cpu, busy)
+        return await _rows_sent(server, count, send)
+
+
+async def _rows_sent(
+    server: Server, count: int, send: Callable[[dict[str, Any]], Awaitable[None]]
+) -> Run:
+    """Send ``count`` generated rows at once through ``send``, measured as a Run."""
+    server_before, machine_before = server.cpu_seconds(), psutil.cpu_times()
+    wall_before, cpu_before = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(send(row) for row in rows(count)))
+    wall = time.perf_counter() - wall_before
+    cpu = time.process_time() - cpu_before
+    server_cpu = server.cpu_seconds() - server_before
+    return Run(count, wall, cpu, server_cpu, _busy(machine_before, psutil.cpu_times()))
 
 
 def _busy(before: Any, after: Any) -> float:

@@ -20,6 +20,8 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import AiohttpResponseStream
 
+from ._transport import plain_encoding
+
 __all__ = ["EXCEPTION_MAP", "FAST_READ_BYTES", "MappedAiohttpTransport", "map_error"]
 
 _Source = type[BaseException] | tuple[type[BaseException], ...]
@@ -81,6 +83,11 @@ class MappedAiohttpTransport(AiohttpTransport):
         """Send ``request`` through aiohttp's session (created on the first call)."""
         try:
             answer = await self._send(request)
+            # Most answers: a few hundred bytes, not compressed, with their length. Read
+            # here in one call (aiohttp reads exactly Content-Length bytes and closes the
+            # connection if that fails), not through two layers of chunk iterators; the
+            # caller's size cap still measures it (read_capped on a consumed response).
+            body = await answer.read() if _small_and_plain(answer) else None
         except (httpx.TransportError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
             mapped = map_error(exc)
             if mapped is None:  # pragma: no cover - the table ends with catch-alls
@@ -89,18 +96,7 @@ class MappedAiohttpTransport(AiohttpTransport):
         extensions = {"http_version": b"HTTP/1.1"}
         if answer.reason:
             extensions["reason_phrase"] = answer.reason.encode()
-        if _small_and_plain(answer):
-            # Most answers: a few hundred bytes, not compressed, with their length. Read
-            # here in one call (aiohttp reads exactly Content-Length bytes and closes the
-            # connection if that fails), not through two layers of chunk iterators; the
-            # caller's size cap still measures it (read_capped on a consumed response).
-            try:
-                body = await answer.read()
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                mapped = map_error(exc)
-                if mapped is None:  # pragma: no cover - the table ends with catch-alls
-                    raise
-                raise mapped from exc
+        if body is not None:
             response = httpx.Response(
                 status_code=answer.status,
                 headers=answer.raw_headers,
@@ -161,8 +157,7 @@ def _small_and_plain(answer: aiohttp.ClientResponse) -> bool:
     length = headers.get("Content-Length")
     if length is None or not length.isdigit() or int(length) > FAST_READ_BYTES:
         return False
-    coding = headers.get("Content-Encoding")
-    return coding is None or coding.strip().lower() in ("", "identity")
+    return plain_encoding(headers.get("Content-Encoding", ""))
 
 
 @functools.lru_cache(maxsize=64)

@@ -10,13 +10,11 @@ import os
 import re
 import time
 import traceback
-from asyncio import _get_running_loop as _running_asyncio_loop
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import quote
 
-import anyio.lowlevel
 import attrs
 import httpx
 
@@ -33,6 +31,7 @@ from ._transport import (
     ResponseTooLarge,
     RetryPolicy,
     RetryTransport,
+    loop_token,
     send_with_retries,
 )
 from ._version import __version__
@@ -836,13 +835,9 @@ class AsyncClient(Groups):
         life = self._life
         if not life.loop_bound:
             return
-        loop = _running_asyncio_loop()
-        if loop is not None and loop is life.loop:
-            return  # the asyncio loop it was first used in: anyio's token need not be asked
-        token = anyio.lowlevel.current_token()
+        token = loop_token()
         if life.token is None:
             life.token = token
-            life.loop = loop
         elif token != life.token:
             raise APIConnectionError(
                 f"{self!r} was first used in another event loop, whose connections it "
@@ -854,15 +849,14 @@ class AsyncClient(Groups):
 class _Lifecycle:
     """What a client and its views share: closed or not, and the event loop it runs on."""
 
-    __slots__ = ("closed", "loop", "loop_bound", "token")
+    __slots__ = ("closed", "loop_bound", "token")
 
     def __init__(self, *, loop_bound: bool) -> None:
         self.closed = False
         self.loop_bound = loop_bound
         """Its connections belong to one event loop (the default pool, or a user's client)."""
         self.token: object = None
-        self.loop: object = None
-        """The asyncio loop of ``token`` (None on trio): a cheaper check of the same."""
+        """The event loop it was first used in (:func:`._transport.loop_token`)."""
 
 
 def _forget_locals(exc: BaseException) -> None:

@@ -185,6 +185,20 @@ class CallContext:
     """Decoded bytes an answer may hold (None: no cap)."""
 
 
+def loop_token() -> object:
+    """The running event loop, as an object equal to itself for as long as it runs.
+
+    On asyncio the loop itself (one C call); elsewhere (trio) anyio's token of it.
+    """
+    loop = _running_asyncio_loop()
+    return loop if loop is not None else anyio.lowlevel.current_token()
+
+
+def plain_encoding(header: str) -> bool:
+    """A ``Content-Encoding`` that leaves the bytes as they are (none, or identity)."""
+    return header.strip().lower() in ("", "identity")
+
+
 class InFlight:
     """At most ``total`` requests inside the connection pool at once.
 
@@ -197,7 +211,6 @@ class InFlight:
     def __init__(self, total: int) -> None:
         self.total = total
         self._token: object = None
-        self._loop: object = None  # the asyncio loop of _token (None on trio)
         self._limiter: anyio.Semaphore | None = None
 
     def limiter(self) -> anyio.Semaphore:
@@ -207,14 +220,10 @@ class InFlight:
         task (an in-process sandbox delivering a webhook to an app that verifies it with
         the same client), which a CapacityLimiter refuses.
         """
-        loop = _running_asyncio_loop()
-        if loop is not None and loop is self._loop and self._limiter is not None:
-            return self._limiter  # the same asyncio loop: no need to ask anyio
-        token = anyio.lowlevel.current_token()
+        token = loop_token()
         if self._limiter is None or token != self._token:
             self._limiter = anyio.Semaphore(self.total, fast_acquire=True)
             self._token = token
-        self._loop = loop
         return self._limiter
 
 
@@ -372,7 +381,7 @@ async def read_capped(response: httpx.Response, request: httpx.Request | None = 
     total = 0
     coding = response.headers.get("content-encoding", "")
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit and coding.strip().lower() in ("", "identity"):
+    if declared.isdigit() and int(declared) > limit and plain_encoding(coding):
         # Larger than the cap before a byte is read: refused without starting the stream
         # (whose generators, left unfinished, trio would report when they are collected).
         await response.aclose()

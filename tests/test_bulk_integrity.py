@@ -79,6 +79,13 @@ class Server:
         found = [e for e in self.users if e.casefold() == keyword.casefold()]
         return httpx.Response(200, json=[{"id": n, "email": e} for n, e in enumerate(found, 1)])
 
+    @classmethod
+    def refusing(cls, status: int, message: str = "Unauthenticated.") -> Server:
+        """A card whose bulk create answers ``status`` every time, creating nothing."""
+        server = cls()
+        server.bulk_fault = lambda sent: httpx.Response(status, json={"message": message})
+        return server
+
     def mount(self, mock: respx.MockRouter) -> None:
         mock.post(BULK).mock(side_effect=self.bulk)
         mock.get(LIST).mock(side_effect=self.listing)
@@ -401,8 +408,7 @@ async def test_a_429_that_never_ends_stops_after_the_overall_bound() -> None:
 
 
 async def test_one_worker_error_escapes_as_itself_never_an_exception_group() -> None:
-    server = Server()
-    server.bulk_fault = lambda sent: httpx.Response(401, json={"message": "Unauthenticated."})
+    server = Server.refusing(401)
     with respx.mock(base_url="https://api.test", assert_all_called=False) as mock:
         server.mount(mock)
         async with mocked() as ct:
@@ -455,8 +461,7 @@ async def test_rows_the_server_refused_are_reported_not_created_and_resent_witho
     tmp_path: Path,
 ) -> None:
     journal = tmp_path / "users.journal"
-    server = Server()
-    server.bulk_fault = lambda sent: httpx.Response(401, json={"message": "Unauthenticated."})
+    server = Server.refusing(401)
     with respx.mock(base_url="https://api.test", assert_all_called=False) as mock:
         server.mount(mock)
         async with mocked() as ct:
@@ -479,8 +484,7 @@ async def test_rows_the_server_refused_are_reported_not_created_and_resent_witho
 
 @pytest.mark.parametrize("status", [408, 409])
 async def test_a_408_or_409_to_a_create_is_never_called_not_created(status: int) -> None:
-    server = Server()
-    server.bulk_fault = lambda sent: httpx.Response(status, json={"message": "Hmm."})
+    server = Server.refusing(status, "Hmm.")
     with respx.mock(base_url="https://api.test", assert_all_called=False) as mock:
         server.mount(mock)
         async with mocked(max_retries=0) as ct:
